@@ -1,0 +1,81 @@
+"""Errors and the input checks shared by every public function."""
+
+import numbers
+
+import numpy as np
+
+__all__ = ["ParameterError", "check_audio", "check_positive_int", "check_spectrogram"]
+
+
+class ParameterError(ValueError):
+    """A bad argument: its message names the argument, the value and what is allowed."""
+
+
+def _describe(value):
+    if isinstance(value, np.ndarray):
+        return f"array of shape {value.shape} and dtype {value.dtype}"
+    return repr(value)
+
+
+def check_positive_int(name, value, *, allow_none=False):
+    """Return ``value`` as an int, or raise if it is not a positive integer."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ParameterError(f"{name}={_describe(value)} must be a positive integer")
+    return int(value)
+
+
+def check_float_array(name, x, *, min_ndim=1):
+    """Check that ``x`` is a real floating-point NumPy array of at least ``min_ndim`` axes.
+
+    float16 and other widths are refused rather than converted, so float32
+    stays float32 and float64 stays float64 through every transform.
+    """
+    if not isinstance(x, np.ndarray):
+        raise ParameterError(
+            f"{name} must be a NumPy array, got {type(x).__name__}; "
+            f"convert it with np.asarray({name}, dtype=np.float32)"
+        )
+    if np.iscomplexobj(x):
+        raise ParameterError(
+            f"{name} has complex dtype {x.dtype}; pass a real signal, e.g. {name}.real "
+            f"or np.abs({name})"
+        )
+    if x.dtype not in (np.float32, np.float64):
+        hint = (
+            f"integer PCM: use {name}.astype(np.float32) / np.iinfo({name}.dtype).max"
+            if np.issubdtype(x.dtype, np.integer)
+            else f"use {name}.astype(np.float32)"
+        )
+        raise ParameterError(
+            f"{name} has dtype {x.dtype}; only float32 and float64 are accepted ({hint})"
+        )
+    if x.ndim < min_ndim:
+        raise ParameterError(
+            f"{name} must have at least {min_ndim} axis/axes (..., "
+            f"{'n_samples' if min_ndim == 1 else 'n_freq, n_frames'}), got shape {x.shape}"
+        )
+    return x
+
+
+def check_audio(y, *, name="y"):
+    """Validate a signal batch of shape (..., n_samples): real float32/float64, finite."""
+    check_float_array(name, y, min_ndim=1)
+    if y.shape[-1] == 0:
+        raise ParameterError(f"{name} has shape {y.shape}: the signal is empty")
+    if not np.isfinite(y).all():
+        bad = int(np.size(y) - np.count_nonzero(np.isfinite(y)))
+        raise ParameterError(
+            f"{name} contains {bad} non-finite sample(s) (NaN or inf); "
+            f"clean it first, e.g. np.nan_to_num({name})"
+        )
+    return y
+
+
+def check_spectrogram(S, *, name="S"):
+    """Validate a spectrogram batch of shape (..., n_freq, n_frames)."""
+    check_float_array(name, S, min_ndim=2)
+    if not np.isfinite(S).all():
+        raise ParameterError(f"{name} contains non-finite values (NaN or inf)")
+    return S

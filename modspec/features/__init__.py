@@ -1,0 +1,26 @@
+"""The functional API: NumPy in, NumPy out, any leading batch shape.
+
+Signals are (..., n_samples); spectrograms are (..., n_freq, n_frames).
+float32 stays float32 and float64 stays float64.
+"""
+
+from modspec.features.preprocess import a_weight, log_compress, scale, standardize
+from modspec.features.spectral import (
+    amplitude_to_db,
+    melspectrogram,
+    power_to_db,
+    spectrogram,
+    stft,
+)
+
+__all__ = [
+    "a_weight",
+    "amplitude_to_db",
+    "log_compress",
+    "melspectrogram",
+    "power_to_db",
+    "scale",
+    "spectrogram",
+    "standardize",
+    "stft",
+]
