@@ -2,8 +2,8 @@
 
 Defaults and results follow librosa 0.11 (``center=True``, ``pad_mode='constant'``,
 periodic Hann window, Slaney mel scale with Slaney normalisation). The work
-runs in numba kernels (:mod:`modspec.kernels.cpu`) with scipy.fft's threaded
-real FFT in between.
+runs in numba kernels (:mod:`modspec.kernels.cpu`) with scipy.fft's real FFT in
+between, pipelined over blocks of frames on all cores.
 """
 
 import functools
@@ -117,7 +117,8 @@ def stft(y, *, n_fft=2048, hop_length=None, win_length=None, window="hann", cent
     Notes
     -----
     Framing and windowing are one numba kernel (no padded copy of the signal);
-    the FFT is scipy.fft's, threaded over all cores.
+    the FFT is scipy.fft's. Blocks of frames of every signal run in parallel
+    on all cores (``NUMBA_NUM_THREADS`` sets how many).
 
     Examples
     --------

@@ -1,0 +1,5 @@
+import sys
+
+from modspec.cli import main
+
+sys.exit(main())
