@@ -7,8 +7,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 EXTRAS ?= torch,plot,test
-STAMP := $(VENV)/.modspec-installed-$(subst $(comma),-,$(EXTRAS))
 comma := ,
+STAMP := $(VENV)/.modspec-installed-$(subst $(comma),-,$(EXTRAS))
 
 .PHONY: demo test bench install clean
 

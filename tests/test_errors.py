@@ -113,10 +113,15 @@ def test_y_and_s_exclusive(y):
 
 def test_db_arguments():
     S = np.ones((4, 4))
-    with pytest.raises(ParameterError, match="amin=0 must be strictly positive"):
+    with pytest.raises(ParameterError, match="amin=0 must be a finite number, strictly positive"):
         mf.power_to_db(S, amin=0)
-    with pytest.raises(ParameterError, match="top_db=-1 must be non-negative"):
+    with pytest.raises(ParameterError, match="top_db=-1 must be a finite non-negative number"):
         mf.amplitude_to_db(S, top_db=-1)
+    for bad in ("x", True, np.inf):
+        with pytest.raises(ParameterError, match="top_db="):
+            mf.power_to_db(S, top_db=bad)
+        with pytest.raises(ParameterError, match="amin="):
+            mf.power_to_db(S, amin=bad)
     with pytest.raises(ParameterError, match="S is complex"):
         mf.power_to_db(S.astype(complex))
 

@@ -264,10 +264,13 @@ def melspectrogram(
 
 
 def _check_db_args(amin, top_db):
-    if not np.isscalar(amin) or not amin > 0:
-        raise ParameterError(f"amin={amin!r} must be strictly positive")
-    if top_db is not None and (not np.isscalar(top_db) or not top_db >= 0):
-        raise ParameterError(f"top_db={top_db!r} must be non-negative or None")
+    def is_number(value):
+        return isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
+
+    if not is_number(amin) or amin <= 0:
+        raise ParameterError(f"amin={amin!r} must be a finite number, strictly positive")
+    if top_db is not None and (not is_number(top_db) or top_db < 0):
+        raise ParameterError(f"top_db={top_db!r} must be a finite non-negative number or None")
 
 
 def _reference_value(magnitude, ref):

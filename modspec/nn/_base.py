@@ -1,0 +1,92 @@
+"""Shared machinery of the torch modules: designed buffers and input checks."""
+
+import numbers
+
+import numpy as np
+import torch
+from torch import nn
+
+from modspec.errors import ParameterError
+
+
+def check_real(name, value, *, positive=False, nonnegative=False):
+    """Return ``value`` as a float, or raise if it is not a finite real number (with the sign asked)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise ParameterError(f"{name}={value!r} must be a finite number")
+    if positive and not value > 0:
+        raise ParameterError(f"{name}={value!r} must be positive")
+    if nonnegative and not value >= 0:
+        raise ParameterError(f"{name}={value!r} must be non-negative")
+    return float(value)
+
+
+def check_tensor(name, x, *, min_ndim, layout, allow_complex=False):
+    """Check that ``x`` is a floating-point (or, if allowed, complex) tensor of at least ``min_ndim`` axes.
+
+    Only shapes and dtypes are checked, never values: a value check would
+    synchronise the GPU on every call.
+    """
+    if not isinstance(x, torch.Tensor):
+        hint = f"torch.from_numpy({name})" if isinstance(x, np.ndarray) else f"torch.as_tensor({name})"
+        raise ParameterError(f"{name} must be a torch.Tensor, got {type(x).__name__}; convert it with {hint}")
+    if x.is_complex() and not allow_complex:
+        raise ParameterError(f"{name} has complex dtype {x.dtype}; pass a real tensor, e.g. {name}.abs()")
+    if not (x.is_floating_point() or x.is_complex()):
+        hint = (
+            f"integer PCM: use {name}.float() / 32768 (int16) or {name}.float() / 2**31 (int32)"
+            if x.dtype not in (torch.bool,)
+            else f"use {name}.float()"
+        )
+        raise ParameterError(f"{name} has dtype {x.dtype}; a floating-point tensor is needed ({hint})")
+    if x.ndim < min_ndim:
+        axes = "axis" if min_ndim == 1 else "axes"
+        raise ParameterError(f"{name} must have at least {min_ndim} {axes} {layout}, got shape {tuple(x.shape)}")
+    return x
+
+
+def check_same_dtype(name, x, module, buffer_name):
+    """Raise unless ``x`` has the dtype of the module's buffer (which follows ``.float()``/``.double()``)."""
+    buffer = getattr(module, buffer_name)
+    if x.dtype != buffer.dtype:
+        raise ParameterError(
+            f"{name} has dtype {x.dtype} but {type(module).__name__} holds {buffer_name!r} in {buffer.dtype}; "
+            f"convert the module (e.g. module.double() for float64 input) or the input (e.g. {name}.float())"
+        )
+
+
+class DesignedModule(nn.Module):
+    """A module whose fixed buffers come from a float64 NumPy design.
+
+    Buffers are stored in torch's default dtype (float32 unless changed). A
+    float32 buffer converted by ``.double()`` would keep float32 precision, so
+    after a conversion that changes a buffer's dtype the buffer is refilled
+    from the exact float64 design, unless its values were changed since (e.g.
+    by ``load_state_dict`` with other values), which are then kept.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._designs = {}
+
+    def register_design(self, name, design):
+        """Register the float64 array ``design`` as the named buffer ``name`` (default dtype)."""
+        design = np.array(design, dtype=np.float64)  # a private, writable copy
+        self._designs[name] = design
+        self.register_buffer(name, torch.tensor(design, dtype=torch.get_default_dtype()))
+
+    def _is_pristine(self, name):
+        buffer = getattr(self, name)
+        if not isinstance(buffer, torch.Tensor) or buffer.is_meta or not buffer.is_floating_point():
+            return False
+        design = self._designs[name]
+        return tuple(buffer.shape) == design.shape and torch.equal(buffer, buffer.new_tensor(design))
+
+    def _apply(self, fn, recurse=True):
+        before = {name: (self._is_pristine(name), getattr(self, name).dtype) for name in self._designs}
+        super()._apply(fn, recurse)
+        with torch.no_grad():
+            for name, (pristine, dtype) in before.items():
+                buffer = getattr(self, name)
+                if pristine and buffer.dtype != dtype and buffer.is_floating_point() and not buffer.is_meta:
+                    buffer.copy_(torch.from_numpy(self._designs[name]))
+        return self
