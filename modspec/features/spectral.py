@@ -75,6 +75,10 @@ def _stft(y, *, n_fft, hop_length, win_length, window, center, pad_mode, reduce,
             raise ParameterError(f"pad_mode='reflect' needs at least 2 samples, got y of shape {y.shape}")
         y2 = np.pad(y2, ((0, 0), (pad, pad)), mode="reflect")
         pad, reflect = 0, False
+    if reduce == "complex":
+        out = np.empty((y2.shape[0], n_frames, n_out), dtype=out_dtype)
+        cpu.stft_pipeline(y2, w, hop_length, pad, reflect, n_frames, reduce, out, **kwargs)
+        return out.reshape(lead + out.shape[1:]).swapaxes(-1, -2)
     out = np.empty((y2.shape[0], n_out, n_frames), dtype=out_dtype)
     cpu.stft_pipeline(y2, w, hop_length, pad, reflect, n_frames, reduce, out, **kwargs)
     return out.reshape(lead + out.shape[1:])
@@ -106,7 +110,9 @@ def stft(y, *, n_fft=2048, hop_length=None, win_length=None, window="hann", cent
     -------
     D : np.ndarray, shape (..., 1 + n_fft // 2, n_frames), complex64 or complex128
         ``n_frames = 1 + n_samples // hop_length`` when centred, else
-        ``1 + (n_samples - n_fft) // hop_length``.
+        ``1 + (n_samples - n_fft) // hop_length``. Frames are contiguous in
+        memory (a transposed view, like librosa's Fortran-ordered result and
+        torch.stft's): ``np.ascontiguousarray(D)`` if you need C order.
 
     Raises
     ------

@@ -119,15 +119,6 @@ def _block_to_power(X, exponent, t0, out):  # pragma: no cover
     _block_power_t(X, exponent, out[:, t0 : t0 + X.shape[0]])
 
 
-@numba.njit(cache=True, nogil=True)
-def _block_to_complex(X, exponent, t0, out):  # pragma: no cover
-    """out[k, t0 + i] = X[i, k] (``exponent`` unused; same signature as the others)."""
-    n_frames, n_freq = X.shape
-    for k in range(n_freq):
-        for i in range(n_frames):
-            out[k, t0 + i] = X[i, k]
-
-
 @numba.njit(parallel=True, cache=True, nogil=True)
 def _project_bands(S, weights, starts, stops, out):  # pragma: no cover
     """out[b, m, t] = sum_k weights[m, k] S[b, k, t] over band m's non-zero bins."""
@@ -160,8 +151,10 @@ def stft_pipeline(y, window, hop, pad, reflect, n_frames, reduce, out, exponent=
     reduce : {'bands', 'power', 'complex'}
         What each FFT block becomes: band projections of |X|^exponent
         (``bands = (weights, starts, stops)``), |X|^exponent, or X itself.
-    out : np.ndarray, shape (n_batch, n_out, n_frames)
-        Written in place.
+    out : np.ndarray, shape (n_batch, n_out, n_frames), or (n_batch, n_frames, n_freq) for 'complex'
+        Written in place. The complex STFT stays frame-major (a contiguous copy
+        per block); the caller returns it as a transposed view, as librosa
+        returns a Fortran-ordered array.
     """
     n_batch = y.shape[0]
     n_fft = window.shape[0]
@@ -179,7 +172,7 @@ def stft_pipeline(y, window, hop, pad, reflect, n_frames, reduce, out, exponent=
             elif reduce == "power":
                 _block_to_power(X, exponent, t0, out[b])
             else:
-                _block_to_complex(X, exponent, t0, out[b])
+                out[b, t0 : t0 + rows.shape[0]] = X
 
     n_workers = min(n_threads(), len(tasks))
     if n_workers <= 1:

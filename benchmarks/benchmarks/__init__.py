@@ -1,0 +1,1 @@
+"""asv benchmarks of modspec, one module per layer (see ../README.md)."""
