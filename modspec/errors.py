@@ -4,7 +4,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["ParameterError", "check_audio", "check_positive_int", "check_spectrogram"]
+__all__ = ["ParameterError", "check_audio", "check_positive_int", "check_power", "check_real", "check_spectrogram"]
 
 
 class ParameterError(ValueError):
@@ -24,6 +24,27 @@ def check_positive_int(name, value, *, allow_none=False):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
         raise ParameterError(f"{name}={_describe(value)} must be a positive integer")
     return int(value)
+
+
+def check_real(name, value, *, positive=False, nonnegative=False):
+    """Return ``value`` as a float, or raise if it is not a finite real number (with the sign asked)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise ParameterError(f"{name}={value!r} must be a finite number")
+    if positive and not value > 0:
+        raise ParameterError(f"{name}={value!r} must be positive")
+    if nonnegative and not value >= 0:
+        raise ParameterError(f"{name}={value!r} must be non-negative")
+    return float(value)
+
+
+def check_power(power, *, allow_none=False):
+    """Return the spectrogram exponent as a float (None kept if allowed: the complex STFT)."""
+    if power is None and allow_none:
+        return None
+    if isinstance(power, bool) or not isinstance(power, numbers.Real) or not np.isfinite(power) or power <= 0:
+        allowed = "a positive number or None (complex STFT)" if allow_none else "a positive number"
+        raise ParameterError(f"power={power!r} must be {allowed} (1 for magnitude, 2 for power)")
+    return float(power)
 
 
 def check_float_array(name, x, *, min_ndim=1):

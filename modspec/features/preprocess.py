@@ -6,22 +6,12 @@ scaler; Dieleman & Schrauwen (2014) compress mel spectrograms with
 ``log(1 + C x)``, C = 10000.
 """
 
-import numbers
-
 import numpy as np
 
 from modspec import filters
-from modspec.errors import ParameterError, check_float_array, check_spectrogram
+from modspec.errors import ParameterError, check_float_array, check_real, check_spectrogram
 
 __all__ = ["a_weight", "log_compress", "scale", "standardize"]
-
-
-def _check_real(name, value, *, positive=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise ParameterError(f"{name}={value!r} must be a finite number")
-    if positive and value <= 0:
-        raise ParameterError(f"{name}={value!r} must be positive")
-    return float(value)
 
 
 def log_compress(S, *, C=10000.0):
@@ -39,7 +29,7 @@ def log_compress(S, *, C=10000.0):
     np.ndarray, same shape and dtype as ``S``
     """
     check_float_array("S", S, min_ndim=1)
-    C = _check_real("C", C, positive=True)
+    C = check_real("C", C, positive=True)
     if (S < 0).any():
         raise ParameterError("S has negative values; log_compress expects a magnitude or power spectrogram")
     return np.log1p(S * S.dtype.type(C))
@@ -59,7 +49,7 @@ def scale(S, *, factor=10.0):
     np.ndarray, same shape and dtype as ``S``
     """
     check_float_array("S", S, min_ndim=1)
-    return S * S.dtype.type(_check_real("factor", factor))
+    return S * S.dtype.type(check_real("factor", factor))
 
 
 def standardize(S, *, mode="sample", mean=None, std=None, eps=1e-8):
@@ -84,7 +74,7 @@ def standardize(S, *, mode="sample", mean=None, std=None, eps=1e-8):
     np.ndarray, same shape and dtype as ``S``
     """
     check_spectrogram(S)
-    eps = _check_real("eps", eps, positive=True)
+    eps = check_real("eps", eps, positive=True)
     if mode not in ("sample", "frequency"):
         raise ParameterError(f"mode={mode!r} is not supported; use 'sample' or 'frequency'")
     if (mean is None) != (std is None):

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 from modspec import filters
-from modspec.errors import ParameterError, check_audio, check_positive_int, check_spectrogram
+from modspec.errors import ParameterError, check_audio, check_positive_int, check_power, check_spectrogram
 from modspec.kernels import cpu
 
 __all__ = ["amplitude_to_db", "melspectrogram", "power_to_db", "spectrogram", "stft"]
@@ -25,12 +25,6 @@ def _flatten_batch(x, n_trailing):
     """View (..., *trailing) as (batch, *trailing) and return the leading shape."""
     lead = x.shape[: x.ndim - n_trailing]
     return np.ascontiguousarray(x.reshape((-1,) + x.shape[x.ndim - n_trailing :])), lead
-
-
-def _check_power(power):
-    if isinstance(power, bool) or not isinstance(power, numbers.Real) or not np.isfinite(power) or power <= 0:
-        raise ParameterError(f"power={power!r} must be a positive number (1 for magnitude, 2 for power)")
-    return float(power)
 
 
 def _frame_geometry(n_samples, n_fft, hop_length, center):
@@ -163,7 +157,7 @@ def spectrogram(
     The modulus and the transpose to (frequency, time) are one kernel pass
     over the FFT output.
     """
-    power = _check_power(power)
+    power = check_power(power)
     check_audio(y)
     return _stft(
         y, n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window, center=center,
@@ -243,7 +237,7 @@ def melspectrogram(
         raise ParameterError("give exactly one of y (signal) or S (spectrogram)")
     if y is not None:
         check_audio(y)
-        power = _check_power(power)
+        power = check_power(power)
         dtype = y.dtype
     else:
         check_spectrogram(S)

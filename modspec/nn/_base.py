@@ -1,23 +1,11 @@
 """Shared machinery of the torch modules: designed buffers and input checks."""
 
-import numbers
 
 import numpy as np
 import torch
 from torch import nn
 
 from modspec.errors import ParameterError
-
-
-def check_real(name, value, *, positive=False, nonnegative=False):
-    """Return ``value`` as a float, or raise if it is not a finite real number (with the sign asked)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise ParameterError(f"{name}={value!r} must be a finite number")
-    if positive and not value > 0:
-        raise ParameterError(f"{name}={value!r} must be positive")
-    if nonnegative and not value >= 0:
-        raise ParameterError(f"{name}={value!r} must be non-negative")
-    return float(value)
 
 
 def check_tensor(name, x, *, min_ndim, layout, allow_complex=False):

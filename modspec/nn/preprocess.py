@@ -7,8 +7,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from modspec.errors import ParameterError
-from modspec.nn._base import DesignedModule, check_real, check_same_dtype, check_tensor
+from modspec.errors import ParameterError, check_real
+from modspec.nn._base import DesignedModule, check_same_dtype, check_tensor
 
 __all__ = ["LogCompression", "Standardize"]
 

@@ -6,29 +6,19 @@ framing (``center``, ``pad_mode``), the same dB formula with each spectrogram
 of a batch its own item for ``ref='max'`` and ``top_db``.
 """
 
-import numbers
 import warnings
 
 import numpy as np
 import torch
 
 from modspec import filters
-from modspec.errors import ParameterError, check_positive_int
-from modspec.nn._base import DesignedModule, check_real, check_same_dtype, check_tensor
+from modspec.errors import ParameterError, check_positive_int, check_power, check_real
+from modspec.nn._base import DesignedModule, check_same_dtype, check_tensor
 
 __all__ = ["AmplitudeToDB", "MelSpectrogram", "Spectrogram"]
 
 _PAD_MODES = ("constant", "reflect")
 _STYPES = ("power", "magnitude")
-
-
-def _check_power(power, *, allow_none):
-    if power is None and allow_none:
-        return None
-    if isinstance(power, bool) or not isinstance(power, numbers.Real) or not np.isfinite(power) or power <= 0:
-        allowed = "a positive number or None (complex STFT)" if allow_none else "a positive number"
-        raise ParameterError(f"power={power!r} must be {allowed} (1 for magnitude, 2 for power)")
-    return float(power)
 
 
 def _reflect_pad(y, pad):
@@ -126,7 +116,7 @@ class Spectrogram(DesignedModule):
             raise ParameterError(f"pad_mode={pad_mode!r} is not supported; use one of {_PAD_MODES}")
         self.pad_mode = pad_mode
         self.center = bool(center)
-        self.power = _check_power(power, allow_none=True)
+        self.power = check_power(power, allow_none=True)
         self.register_design("window", filters.get_window(window, self.n_fft, win_length=self.win_length))
 
     def extra_repr(self):
@@ -254,7 +244,7 @@ class MelSpectrogram(DesignedModule):
         pad_mode="constant", power=2.0, n_mels=128, fmin=0.0, fmax=None, htk=False, norm="slaney",
     ):
         super().__init__()
-        power = _check_power(power, allow_none=False)
+        power = check_power(power)
         self.spectrogram = Spectrogram(
             n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window, center=center,
             pad_mode=pad_mode, power=power,
