@@ -30,15 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-SR = 16000
-N_FFT = 512
-HOP_LENGTH = 256
-N_MELS = 96
-DTYPE = np.float32
-SEED = 20261121
-
-#: Named inputs: one 30 s clip, and a batch of 16 five-second excerpts.
-INPUTS = {"clip_30s": (480000,), "batch_16x5s": (16, 80000)}
+# The asv suite's parameters, so both measure the same thing.
+try:  # python -m benchmarks.compare (the repository root on sys.path)
+    from benchmarks.benchmarks.common import DTYPE, HOP_LENGTH, INPUTS, N_FFT, N_MELS, SEED, SR
+except ImportError:  # python benchmarks/compare.py (benchmarks/ itself on sys.path)
+    from benchmarks.common import DTYPE, HOP_LENGTH, INPUTS, N_FFT, N_MELS, SEED, SR
 OPERATIONS = ("stft", "melspectrogram")
 LIBRARIES = ("modspec", "librosa", "torch")
 DEFAULT_ROUNDS = 30
