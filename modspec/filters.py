@@ -8,12 +8,30 @@ Frequencies are in Hz with the sample rate ``sr``.
 
 import functools
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 
 from modspec.errors import ParameterError, check_positive_int
 
-__all__ = ["a_weighting", "fft_frequencies", "get_window", "hz_to_mel", "mel", "mel_frequencies", "mel_to_hz"]
+__all__ = [
+    "HarmonicBank",
+    "SincBank",
+    "a_weighting",
+    "fft_frequencies",
+    "get_window",
+    "harmonic",
+    "harmonic_f0",
+    "harmonic_triangles",
+    "hz_to_mel",
+    "mel",
+    "mel_frequencies",
+    "mel_to_hz",
+    "midi_to_hz",
+    "modulation_fir_init",
+    "modulation_sinc",
+    "sinc_bandpass",
+]
 
 # Slaney's mel scale (Auditory Toolbox): linear below 1 kHz, logarithmic above.
 _SLANEY_F_SP = 200.0 / 3
@@ -342,3 +360,340 @@ def get_window(window, n_fft, *, win_length=None, dtype=np.float64):
     except TypeError:
         raise ParameterError(f"window={window!r} must be a name, a (name, parameter) tuple or an array") from None
     return _window(key, win_length, n_fft, _check_dtype(dtype))
+
+
+# --------------------------------------------------------------------------- sinc band-pass banks
+
+
+class SincBank(NamedTuple):
+    """A bank of windowed-sinc band-pass FIR filters and its design.
+
+    Attributes
+    ----------
+    filters : np.ndarray, shape (n_filters, kernel_size)
+        Impulse responses (unit gain in the pass band), read-only.
+    low_hz, high_hz : np.ndarray, shape (n_filters,)
+        Low and high cut-off of each filter in Hz (after the constraints).
+    """
+
+    filters: np.ndarray
+    low_hz: np.ndarray
+    high_hz: np.ndarray
+
+
+def _sinc_filters(low_hz, high_hz, kernel_size, rate):
+    """g[n] = 2 f2 sinc(2 f2 n) - 2 f1 sinc(2 f1 n) (f in cycles/sample), Hamming-windowed.
+
+    ``n`` runs symmetrically over the kernel (half-integers for an even size), so
+    every filter is linear-phase; ``np.sinc(x) = sin(pi x) / (pi x)``.
+    """
+    n = np.arange(kernel_size) - (kernel_size - 1) / 2.0
+    f1 = np.asarray(low_hz, dtype=np.float64)[:, None] / rate
+    f2 = np.asarray(high_hz, dtype=np.float64)[:, None] / rate
+    ideal = 2 * f2 * np.sinc(2 * f2 * n) - 2 * f1 * np.sinc(2 * f1 * n)
+    return ideal * np.hamming(kernel_size)
+
+
+def _check_cutoffs(low_hz, high_hz, nyquist, *, allow_zero_low, what):
+    low_hz = np.asarray(low_hz, dtype=np.float64)
+    high_hz = np.asarray(high_hz, dtype=np.float64)
+    if low_hz.ndim != 1 or low_hz.shape != high_hz.shape or low_hz.size == 0:
+        raise ParameterError(
+            f"low_hz and high_hz must be 1-D of the same non-zero length, got shapes {low_hz.shape} and {high_hz.shape}"
+        )
+    low_ok = (low_hz >= 0) if allow_zero_low else (low_hz > 0)
+    bad = ~(np.isfinite(low_hz) & np.isfinite(high_hz) & low_ok & (high_hz <= nyquist))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        interval = "[0, " if allow_zero_low else "(0, "
+        raise ParameterError(
+            f"cut-offs of {what} {i} are low_hz={float(low_hz[i])}, high_hz={float(high_hz[i])}: they must lie in "
+            f"{interval}{nyquist}] Hz (the Nyquist frequency)"
+        )
+    crossed = low_hz >= high_hz
+    if crossed.any():
+        i = int(np.flatnonzero(crossed)[0])
+        raise ParameterError(f"{what} {i} has low_hz={float(low_hz[i])} >= high_hz={float(high_hz[i])}; need f1 < f2")
+    return low_hz, high_hz
+
+
+@functools.lru_cache(maxsize=64)
+def _sinc_bandpass(low_hz, high_hz, kernel_size, sr, dtype):
+    low, high = np.array(low_hz), np.array(high_hz)
+    return SincBank(_readonly(_sinc_filters(low, high, kernel_size, sr).astype(dtype)), _readonly(low), _readonly(high))
+
+
+def sinc_bandpass(
+    n_filters=80, kernel_size=256, *, sr, fmin=30.0, fmax=None, min_low_hz=50.0, min_band_hz=50.0, low_hz=None,
+    high_hz=None, dtype=np.float64,
+):
+    """SincNet's band-pass filterbank (Ravanelli & Bengio 2018), as in Vahidi et al.'s 1-80-256-10 layer.
+
+    Each filter is ``g[n] = 2 f2 sinc(2π f2 n) − 2 f1 sinc(2π f1 n)`` (frequencies
+    in cycles per sample) times a Hamming window: an ideal band-pass [f1, f2]
+    with unit pass-band gain, truncated to ``kernel_size`` taps.
+
+    Parameters
+    ----------
+    n_filters : int > 0
+        Number of filters K (80 in Vahidi et al. 2021).
+    kernel_size : int > 0
+        Taps per filter (256 = 16 ms at 16 kHz in Vahidi et al.).
+    sr : float > 0
+        Sample rate in Hz.
+    fmin, fmax : float
+        Range of the initial cut-offs in Hz: ``n_filters + 1`` edges evenly
+        spaced on the (HTK) mel scale, filter k spanning edges k and k + 1, as
+        SincNet. ``fmax=None`` means ``sr / 2 − (min_low_hz + min_band_hz)``
+        (SincNet's choice).
+    min_low_hz, min_band_hz : float >= 0
+        SincNet's constraints: ``f1 >= min_low_hz`` and ``f2 − f1 >= min_band_hz``
+        (``f2`` is then capped at ``sr / 2``).
+    low_hz, high_hz : array_like, shape (n_filters,), optional
+        Explicit cut-offs in Hz (e.g. learned ones) instead of the mel
+        initialisation; the constraints are applied to them too.
+    dtype : np.float32 or np.float64
+
+    Returns
+    -------
+    SincBank
+        ``filters`` (n_filters, kernel_size) and the cut-offs ``low_hz``,
+        ``high_hz`` (n_filters,) in Hz.
+
+    Raises
+    ------
+    ParameterError
+        Cut-offs outside (0, sr/2] or with f1 >= f2, non-positive sizes.
+
+    Notes
+    -----
+    Memoised on its arguments; the arrays are read-only.
+    """
+    sr = _check_sr(sr)
+    kernel_size = check_positive_int("kernel_size", kernel_size)
+    nyquist = sr / 2
+    for name, value in (("min_low_hz", min_low_hz), ("min_band_hz", min_band_hz)):
+        if not np.isfinite(value) or value < 0 or value >= nyquist:
+            raise ParameterError(f"{name}={value!r} must be in [0, {nyquist}) Hz")
+    if (low_hz is None) != (high_hz is None):
+        raise ParameterError("give both low_hz and high_hz, or neither (mel-spaced initialisation)")
+    if low_hz is None:
+        n_filters = check_positive_int("n_filters", n_filters)
+        fmax = nyquist - (min_low_hz + min_band_hz) if fmax is None else float(fmax)
+        if not 0 < fmin < fmax <= nyquist:
+            raise ParameterError(f"fmin={fmin}, fmax={fmax}: need 0 < fmin < fmax <= sr/2={nyquist} Hz")
+        edges = mel_to_hz(np.linspace(hz_to_mel(fmin, htk=True), hz_to_mel(fmax, htk=True), n_filters + 1), htk=True)
+        low_hz, high_hz = edges[:-1], edges[1:]
+    low_hz, high_hz = _check_cutoffs(low_hz, high_hz, nyquist, allow_zero_low=False, what="sinc filter")
+    # SincNet's parameterisation: f1 = min_low + |f1|, f2 = clip(f1 + min_band + |f2 - f1|, min_low, sr/2).
+    low = np.maximum(low_hz, min_low_hz)
+    high = np.minimum(low + np.maximum(high_hz - low_hz, min_band_hz), nyquist)
+    return _sinc_bandpass(tuple(low.tolist()), tuple(high.tolist()), kernel_size, sr, _check_dtype(dtype))
+
+
+@functools.lru_cache(maxsize=64)
+def _modulation_sinc(n_filters, kernel_size, frame_rate, min_mod_hz, max_mod_hz, dtype):
+    edges = np.linspace(min_mod_hz, max_mod_hz, n_filters + 1)
+    low, high = edges[:-1], edges[1:]
+    filters = _sinc_filters(low, high, kernel_size, frame_rate).astype(dtype)
+    return SincBank(_readonly(filters), _readonly(low), _readonly(high))
+
+
+def modulation_sinc(n_filters=1, kernel_size=101, *, frame_rate, max_mod_hz=None, min_mod_hz=0.0, dtype=np.float64):
+    """Band-pass temporal-modulation filters: windowed sincs on a linear frequency scale.
+
+    TMNN (Ma & Stern 2022) filters each band's envelope at the spectrogram
+    frame rate with ``kernel_size=101`` taps; SincModNet (Vahidi et al. 2021)
+    filters the 1.6 kHz band envelopes with 128 taps. The ``n_filters`` bands
+    tile ``[min_mod_hz, max_mod_hz]`` evenly (linear initialisation); a band
+    starting at 0 Hz is a low-pass.
+
+    Parameters
+    ----------
+    n_filters : int > 0
+        Number of modulation filters M.
+    kernel_size : int > 0
+        Taps per filter.
+    frame_rate : float > 0
+        Sample rate of the envelopes in Hz (``sr / hop_length`` for a spectrogram).
+    max_mod_hz : float or None
+        Highest modulation frequency in Hz, at most ``frame_rate / 2``; None
+        means ``frame_rate / 2``.
+    min_mod_hz : float >= 0
+        Lowest modulation frequency in Hz.
+    dtype : np.float32 or np.float64
+
+    Returns
+    -------
+    SincBank
+        ``filters`` (n_filters, kernel_size), ``low_hz``, ``high_hz`` (n_filters,).
+
+    Raises
+    ------
+    ParameterError
+        If ``max_mod_hz`` exceeds the frame rate's Nyquist frequency, or on
+        non-positive sizes.
+    """
+    frame_rate = _check_sr(frame_rate)
+    n_filters = check_positive_int("n_filters", n_filters)
+    kernel_size = check_positive_int("kernel_size", kernel_size)
+    nyquist = frame_rate / 2
+    max_mod_hz = nyquist if max_mod_hz is None else float(max_mod_hz)
+    if max_mod_hz > nyquist:
+        raise ParameterError(
+            f"max_mod_hz={max_mod_hz} Hz is above the Nyquist frequency of the frame rate "
+            f"({frame_rate} Hz / 2 = {nyquist} Hz); lower it or raise the frame rate"
+        )
+    if not 0 <= min_mod_hz < max_mod_hz:
+        raise ParameterError(f"min_mod_hz={min_mod_hz}, max_mod_hz={max_mod_hz}: need 0 <= min_mod_hz < max_mod_hz")
+    return _modulation_sinc(n_filters, kernel_size, frame_rate, float(min_mod_hz), max_mod_hz, _check_dtype(dtype))
+
+
+@functools.lru_cache(maxsize=64)
+def _modulation_fir_init(n_filters, kernel_size, n_positions, dtype):
+    width = max(1, kernel_size // 2)
+    starts = np.round(np.linspace(0, kernel_size - width, n_positions)).astype(int)
+    filters = np.zeros((n_filters, kernel_size))
+    window = np.hamming(width)
+    for i in range(n_filters):
+        start = starts[i % n_positions]
+        filters[i, start : start + width] = window / window.sum()
+    return _readonly(filters.astype(dtype))
+
+
+def modulation_fir_init(n_filters=20, kernel_size=128, *, n_positions=5, dtype=np.float64):
+    """ModNet's initial FIR modulation bank: Hamming windows at ``n_positions`` places.
+
+    Vahidi et al. (2021) initialise each learnable FIR filter "as a Hamming
+    window in one of 5 different positions across the filter". Here filter i
+    holds a Hamming window of ``kernel_size // 2`` taps, normalised to unit
+    sum (a smoothing low-pass), starting at offset ``i mod n_positions`` of
+    ``n_positions`` offsets evenly spaced from 0 to ``kernel_size // 2``.
+
+    Parameters
+    ----------
+    n_filters : int > 0
+        Number of filters (20 in ModNet's 80-20-128-160 layer).
+    kernel_size : int > 0
+        Taps per filter (128).
+    n_positions : int > 0
+        Number of distinct window positions (5).
+    dtype : np.float32 or np.float64
+
+    Returns
+    -------
+    filters : np.ndarray, shape (n_filters, kernel_size), read-only
+    """
+    return _modulation_fir_init(
+        check_positive_int("n_filters", n_filters),
+        check_positive_int("kernel_size", kernel_size),
+        check_positive_int("n_positions", n_positions),
+        _check_dtype(dtype),
+    )
+
+
+# --------------------------------------------------------------------------- harmonic filterbank
+
+
+class HarmonicBank(NamedTuple):
+    """Won et al.'s harmonic triangular filterbank and its design.
+
+    Attributes
+    ----------
+    weights : np.ndarray, shape (n_harmonic, n_bands, 1 + n_fft // 2)
+        Triangles over the FFT bins (peak 1), read-only.
+    center_hz : np.ndarray, shape (n_harmonic, n_bands)
+        Centre of each filter in Hz: harmonic h of the semitone grid's f0.
+    bandwidth_hz : np.ndarray, shape (n_harmonic, n_bands)
+        Full width at the base of each triangle in Hz, ``(0.1079 f + 24.7) / Q``.
+    """
+
+    weights: np.ndarray
+    center_hz: np.ndarray
+    bandwidth_hz: np.ndarray
+
+
+def midi_to_hz(midi):
+    """Frequency in Hz of MIDI note numbers (A4 = 69 = 440 Hz)."""
+    return 440.0 * 2.0 ** ((np.asanyarray(midi, dtype=np.float64) - 69.0) / 12.0)
+
+
+def harmonic_f0(*, sr, n_harmonic=6, semitone_scale=2):
+    """The f0 grid of the harmonic filterbank: C1 up to the note nearest ``sr / (2 n_harmonic)``.
+
+    Parameters
+    ----------
+    sr : float > 0
+        Sample rate in Hz.
+    n_harmonic : int > 0
+        Harmonics per f0 (the highest harmonic stays below Nyquist).
+    semitone_scale : int > 0
+        Bands per semitone.
+
+    Returns
+    -------
+    f0 : np.ndarray, shape (n_bands,), Hz
+        ``n_bands = (high_midi − 24) · semitone_scale``, as Won et al.'s code.
+    """
+    sr = _check_sr(sr)
+    n_harmonic = check_positive_int("n_harmonic", n_harmonic)
+    semitone_scale = check_positive_int("semitone_scale", semitone_scale)
+    low_midi = 24  # C1
+    high_midi = int(np.round(12 * np.log2(sr / (2 * n_harmonic) / 440.0) + 69))
+    n_bands = (high_midi - low_midi) * semitone_scale
+    if n_bands <= 0:
+        raise ParameterError(f"sr={sr} with n_harmonic={n_harmonic} leaves no band above C1; lower n_harmonic")
+    return midi_to_hz(np.linspace(low_midi, high_midi, n_bands + 1)[:-1])
+
+
+def harmonic_triangles(center_hz, bandwidth_hz, fft_freqs):
+    """Triangles max(0, min(1 + 2(f − fc)/bw, 1 − 2(f − fc)/bw)) of each centre over ``fft_freqs``."""
+    distance = 2.0 * (fft_freqs - center_hz[..., None]) / bandwidth_hz[..., None]
+    return np.maximum(0.0, np.minimum(1.0 + distance, 1.0 - distance))
+
+
+@functools.lru_cache(maxsize=32)
+def _harmonic(sr, n_fft, n_harmonic, semitone_scale, Q, dtype):
+    f0 = harmonic_f0(sr=sr, n_harmonic=n_harmonic, semitone_scale=semitone_scale)
+    centres = np.arange(1, n_harmonic + 1)[:, None] * f0[None, :]
+    bandwidth = (0.1079 * centres + 24.7) / Q
+    # Won et al. place FFT bins at linspace(0, sr // 2, n_fft // 2 + 1).
+    fft_freqs = np.linspace(0, sr // 2, n_fft // 2 + 1)
+    weights = harmonic_triangles(centres, bandwidth, fft_freqs).astype(dtype)
+    return HarmonicBank(_readonly(weights), _readonly(centres), _readonly(bandwidth))
+
+
+def harmonic(*, sr, n_fft, n_harmonic=6, semitone_scale=2, Q=1.0, dtype=np.float64):
+    """Won et al.'s (2020) harmonic triangular filterbank over the FFT bins.
+
+    Centre frequencies are the semitone grid from C1 up to ``sr / (2 n_harmonic)``
+    (``semitone_scale`` bands per semitone) times each harmonic 1..n; each
+    filter is a triangle of base width ``(0.1079 f + 24.7) / Q`` Hz (the ERB
+    of f divided by Q) and peak 1, as the authors' ``HarmonicSTFT``.
+
+    Parameters
+    ----------
+    sr : float > 0
+        Sample rate in Hz.
+    n_fft : int > 0
+        FFT size; the bank covers ``1 + n_fft // 2`` bins.
+    n_harmonic : int > 0
+        Number of harmonics (6 or 1 in Won et al. and TMNN).
+    semitone_scale : int > 0
+        Bands per semitone (2).
+    Q : float > 0
+        Quality factor dividing the bandwidth (learnable in the papers; 1 at init).
+    dtype : np.float32 or np.float64
+
+    Returns
+    -------
+    HarmonicBank
+        ``weights`` (n_harmonic, n_bands, 1 + n_fft // 2), ``center_hz`` and
+        ``bandwidth_hz`` (n_harmonic, n_bands).
+    """
+    sr = _check_sr(sr)
+    n_fft = check_positive_int("n_fft", n_fft)
+    if isinstance(Q, bool) or not np.isscalar(Q) or not np.isfinite(Q) or Q <= 0:
+        raise ParameterError(f"Q={Q!r} must be a positive number")
+    return _harmonic(sr, n_fft, check_positive_int("n_harmonic", n_harmonic),
+                     check_positive_int("semitone_scale", semitone_scale), float(Q), _check_dtype(dtype))
