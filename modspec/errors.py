@@ -4,7 +4,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["ParameterError", "check_audio", "check_positive_int", "check_power", "check_real", "check_spectrogram"]
+__all__ = ["ParameterError", "check_audio", "check_dtype", "check_positive_int", "check_power", "check_real", "check_sample_rate", "check_spectrogram"]
 
 
 class ParameterError(ValueError):
@@ -24,6 +24,27 @@ def check_positive_int(name, value, *, allow_none=False):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
         raise ParameterError(f"{name}={_describe(value)} must be a positive integer")
     return int(value)
+
+
+def check_sample_rate(name, value, *, allow_none=False):
+    """Return a rate in Hz unchanged (None if allowed), or raise unless it is a finite positive number."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value <= 0:
+        allowed = "None or a positive number" if allow_none else "a positive number"
+        raise ParameterError(f"{name}={value!r} must be {allowed} (a sampling rate in Hz)")
+    return value
+
+
+def check_dtype(dtype):
+    """Return ``np.dtype(dtype)`` if it is float32 or float64; an explicit None is refused, not guessed."""
+    try:
+        ok = dtype is not None and np.dtype(dtype) in (np.float32, np.float64)
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ParameterError(f"dtype={dtype!r} is not allowed; use np.float32 or np.float64")
+    return np.dtype(dtype)
 
 
 def check_real(name, value, *, positive=False, nonnegative=False):

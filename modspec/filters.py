@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from modspec.errors import ParameterError, check_positive_int
+from modspec.errors import ParameterError, check_dtype, check_positive_int, check_real, check_sample_rate
 
 __all__ = [
     "HarmonicBank",
@@ -43,13 +43,6 @@ _SLANEY_LOGSTEP = np.log(6.4) / 27.0
 def _readonly(array):
     array.setflags(write=False)
     return array
-
-
-def _check_dtype(dtype):
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise ParameterError(f"dtype={dtype} is not supported; use np.float32 or np.float64")
-    return dtype
 
 
 def hz_to_mel(frequencies, *, htk=False):
@@ -162,10 +155,8 @@ def fft_frequencies(*, sr=22050, n_fft=2048):
     return _fft_frequencies(float(sr), check_positive_int("n_fft", n_fft))
 
 
-def _check_sr(sr):
-    if isinstance(sr, bool) or not np.isscalar(sr) or not np.isfinite(sr) or sr <= 0:
-        raise ParameterError(f"sr={sr!r} must be a positive sample rate in Hz")
-    return float(sr)
+def _check_sr(sr, name="sr"):
+    return float(check_sample_rate(name, sr))
 
 
 def _normalize_rows(weights, norm):
@@ -263,7 +254,7 @@ def mel(*, sr, n_fft, n_mels=128, fmin=0.0, fmax=None, htk=False, norm="slaney",
         if isinstance(norm, bool) or not np.isscalar(norm) or np.isnan(norm) or norm < 0 and norm != -np.inf:
             raise ParameterError(f"norm={norm!r} is not supported; use None, 'slaney', np.inf, -np.inf or p >= 0")
         norm = float(norm)
-    weights, empty = _mel(sr, n_fft, n_mels, float(fmin), fmax, bool(htk), norm, _check_dtype(dtype))
+    weights, empty = _mel(sr, n_fft, n_mels, float(fmin), fmax, bool(htk), norm, check_dtype(dtype))
     if empty:
         warnings.warn(
             f"Empty filters detected in mel frequency basis: bands {list(empty)} of n_mels={n_mels} get no "
@@ -359,7 +350,7 @@ def get_window(window, n_fft, *, win_length=None, dtype=np.float64):
         hash(key)
     except TypeError:
         raise ParameterError(f"window={window!r} must be a name, a (name, parameter) tuple or an array") from None
-    return _window(key, win_length, n_fft, _check_dtype(dtype))
+    return _window(key, win_length, n_fft, check_dtype(dtype))
 
 
 # --------------------------------------------------------------------------- sinc band-pass banks
@@ -488,7 +479,7 @@ def sinc_bandpass(
     # SincNet's parameterisation: f1 = min_low + |f1|, f2 = clip(f1 + min_band + |f2 - f1|, min_low, sr/2).
     low = np.maximum(low_hz, min_low_hz)
     high = np.minimum(low + np.maximum(high_hz - low_hz, min_band_hz), nyquist)
-    return _sinc_bandpass(tuple(low.tolist()), tuple(high.tolist()), kernel_size, sr, _check_dtype(dtype))
+    return _sinc_bandpass(tuple(low.tolist()), tuple(high.tolist()), kernel_size, sr, check_dtype(dtype))
 
 
 @functools.lru_cache(maxsize=64)
@@ -534,7 +525,7 @@ def modulation_sinc(n_filters=1, kernel_size=101, *, frame_rate, max_mod_hz=None
         If ``max_mod_hz`` exceeds the frame rate's Nyquist frequency, or on
         non-positive sizes.
     """
-    frame_rate = _check_sr(frame_rate)
+    frame_rate = _check_sr(frame_rate, "frame_rate")
     n_filters = check_positive_int("n_filters", n_filters)
     kernel_size = check_positive_int("kernel_size", kernel_size)
     nyquist = frame_rate / 2
@@ -546,7 +537,7 @@ def modulation_sinc(n_filters=1, kernel_size=101, *, frame_rate, max_mod_hz=None
         )
     if not 0 <= min_mod_hz < max_mod_hz:
         raise ParameterError(f"min_mod_hz={min_mod_hz}, max_mod_hz={max_mod_hz}: need 0 <= min_mod_hz < max_mod_hz")
-    return _modulation_sinc(n_filters, kernel_size, frame_rate, float(min_mod_hz), max_mod_hz, _check_dtype(dtype))
+    return _modulation_sinc(n_filters, kernel_size, frame_rate, float(min_mod_hz), max_mod_hz, check_dtype(dtype))
 
 
 @functools.lru_cache(maxsize=64)
@@ -588,7 +579,7 @@ def modulation_fir_init(n_filters=20, kernel_size=128, *, n_positions=5, dtype=n
         check_positive_int("n_filters", n_filters),
         check_positive_int("kernel_size", kernel_size),
         check_positive_int("n_positions", n_positions),
-        _check_dtype(dtype),
+        check_dtype(dtype),
     )
 
 
@@ -693,7 +684,6 @@ def harmonic(*, sr, n_fft, n_harmonic=6, semitone_scale=2, Q=1.0, dtype=np.float
     """
     sr = _check_sr(sr)
     n_fft = check_positive_int("n_fft", n_fft)
-    if isinstance(Q, bool) or not np.isscalar(Q) or not np.isfinite(Q) or Q <= 0:
-        raise ParameterError(f"Q={Q!r} must be a positive number")
+    Q = check_real("Q", Q, positive=True)
     return _harmonic(sr, n_fft, check_positive_int("n_harmonic", n_harmonic),
-                     check_positive_int("semitone_scale", semitone_scale), float(Q), _check_dtype(dtype))
+                     check_positive_int("semitone_scale", semitone_scale), Q, check_dtype(dtype))

@@ -18,11 +18,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from modspec.errors import ParameterError, check_audio
+from modspec.errors import ParameterError, check_audio, check_dtype, check_sample_rate
 
 __all__ = ["TruncatedAudioWarning", "load", "resample", "save"]
-
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 # libsndfile logs a chunk whose declared size disagrees with the bytes present as
 # "data : 16000 (should be 7978)" (WAV, RF64, W64; "SSND" in AIFF).
@@ -45,20 +43,6 @@ class TruncatedAudioWarning(UserWarning):
 # --------------------------------------------------------------------------- checks
 
 
-def _check_sr(name, sr, *, allow_none=False):
-    if sr is None and allow_none:
-        return None
-    if (
-        isinstance(sr, bool)
-        or not isinstance(sr, numbers.Real)
-        or not math.isfinite(sr)
-        or sr <= 0
-    ):
-        allowed = "None or a positive number" if allow_none else "a positive number"
-        raise ParameterError(f"{name}={sr!r} must be {allowed} (a sampling rate in Hz)")
-    return sr
-
-
 def _check_seconds(name, value, *, strictly_positive):
     if (
         isinstance(value, bool)
@@ -69,17 +53,6 @@ def _check_seconds(name, value, *, strictly_positive):
         allowed = "> 0" if strictly_positive else ">= 0"
         raise ParameterError(f"{name}={value!r} must be a finite number of seconds {allowed}")
     return float(value)
-
-
-def _check_dtype(dtype):
-    try:
-        # np.dtype(None) is float64; an explicit None is refused, not guessed.
-        ok = dtype is not None and np.dtype(dtype) in _FLOAT_DTYPES
-    except TypeError:
-        ok = False
-    if not ok:
-        raise ParameterError(f"dtype={dtype!r} is not allowed; use np.float32 or np.float64")
-    return np.dtype(dtype)
 
 
 def _unreadable(path, cause):
@@ -167,11 +140,11 @@ def load(path, *, sr=None, mono=True, offset=0.0, duration=None, dtype=np.float3
     Only the frames from ``offset`` to ``offset + duration`` are decoded (the file
     is seeked, not read whole). Channels are averaged before resampling.
     """
-    sr = _check_sr("sr", sr, allow_none=True)
+    sr = check_sample_rate("sr", sr, allow_none=True)
     offset = _check_seconds("offset", offset, strictly_positive=False)
     if duration is not None:
         duration = _check_seconds("duration", duration, strictly_positive=True)
-    dt = _check_dtype(dtype)
+    dt = check_dtype(dtype)
     path = os.fspath(path)
 
     import soundfile
@@ -283,8 +256,8 @@ def resample(y, *, orig_sr, target_sr):
     ``librosa.resample(y, orig_sr=..., target_sr=..., res_type="polyphase")``.
     """
     check_audio(y)
-    orig_sr = _check_sr("orig_sr", orig_sr)
-    target_sr = _check_sr("target_sr", target_sr)
+    orig_sr = check_sample_rate("orig_sr", orig_sr)
+    target_sr = check_sample_rate("target_sr", target_sr)
     if orig_sr == target_sr:
         return y
 
