@@ -186,6 +186,41 @@ def stft_pipeline(y, window, hop, pad, reflect, n_frames, reduce, out, exponent=
     return out
 
 
+# --------------------------------------------------------------------------- strided correlation
+
+_RECTIFIERS = (None, "relu", "abs", "square")
+
+
+def correlate(x, filters, stride=1, *, rectify=None):
+    """Valid, strided cross-correlation of every row with every filter (torch's conv1d).
+
+    ``out[r, f, t] = sum_j x[r, t * stride + j] * filters[f, j]``.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (n_rows, n_samples), C-contiguous float32 or float64
+    filters : np.ndarray, shape (n_filters, kernel_size), same dtype, kernel_size <= n_samples
+    stride : int > 0
+    rectify : {None, 'relu', 'abs', 'square'}
+        Applied to the output.
+
+    Returns
+    -------
+    np.ndarray, shape (n_rows, n_filters, (n_samples - kernel_size) // stride + 1)
+    """
+    # Reference implementation (sliding windows @ filters); the fast kernels replace it.
+    kernel_size = filters.shape[1]
+    frames = np.lib.stride_tricks.sliding_window_view(x, kernel_size, axis=-1)[:, ::stride]
+    out = np.ascontiguousarray(np.matmul(frames, filters.T).transpose(0, 2, 1))
+    if rectify == "relu":
+        np.maximum(out, 0, out=out)
+    elif rectify == "abs":
+        np.abs(out, out=out)
+    elif rectify == "square":
+        np.square(out, out=out)
+    return out
+
+
 def all_kernels():
     """The numba dispatchers of this module (to check what has been compiled)."""
     return [obj for obj in globals().values() if isinstance(obj, numba.core.registry.CPUDispatcher)]
