@@ -21,6 +21,7 @@ __all__ = [
     "fft_frequencies",
     "get_window",
     "harmonic",
+    "harmonic_fft_frequencies",
     "harmonic_f0",
     "harmonic_triangles",
     "hz_to_mel",
@@ -31,6 +32,7 @@ __all__ = [
     "modulation_fir_init",
     "modulation_sinc",
     "sinc_bandpass",
+    "sinc_constraints",
 ]
 
 # Slaney's mel scale (Auditory Toolbox): linear below 1 kHz, logarithmic above.
@@ -408,6 +410,31 @@ def _check_cutoffs(low_hz, high_hz, nyquist, *, allow_zero_low, what):
     return low_hz, high_hz
 
 
+def sinc_constraints(low_hz, high_hz, *, sr, min_low_hz=50.0, min_band_hz=50.0):
+    """SincNet's constraints on cut-offs: a low cut-off of at least ``min_low_hz``, a band of at least ``min_band_hz``.
+
+    ``f1 = clip(low_hz, min_low_hz, sr/2 - min_band_hz)`` and
+    ``f2 = min(f1 + max(high_hz - low_hz, min_band_hz), sr/2)``: the map
+    :class:`modspec.nn.SincConv` applies to its learned cut-offs (written
+    with ``torch.clamp`` there), idempotent on cut-offs that satisfy it.
+
+    Parameters
+    ----------
+    low_hz, high_hz : array_like, Hz
+    sr : float > 0
+        Sample rate in Hz.
+    min_low_hz, min_band_hz : float >= 0
+
+    Returns
+    -------
+    low, high : np.ndarray, float64, Hz
+    """
+    nyquist = sr / 2
+    low = np.clip(np.asarray(low_hz, dtype=np.float64), min_low_hz, nyquist - min_band_hz)
+    high = np.minimum(low + np.maximum(np.asarray(high_hz, dtype=np.float64) - low_hz, min_band_hz), nyquist)
+    return low, high
+
+
 @functools.lru_cache(maxsize=64)
 def _sinc_bandpass(low_hz, high_hz, kernel_size, sr, dtype):
     low, high = np.array(low_hz), np.array(high_hz)
@@ -466,6 +493,10 @@ def sinc_bandpass(
     for name, value in (("min_low_hz", min_low_hz), ("min_band_hz", min_band_hz)):
         if not np.isfinite(value) or value < 0 or value >= nyquist:
             raise ParameterError(f"{name}={value!r} must be in [0, {nyquist}) Hz")
+    if min_low_hz + min_band_hz >= nyquist:
+        raise ParameterError(
+            f"min_low_hz + min_band_hz = {min_low_hz + min_band_hz} Hz leaves no band below sr/2 = {nyquist} Hz"
+        )
     if (low_hz is None) != (high_hz is None):
         raise ParameterError("give both low_hz and high_hz, or neither (mel-spaced initialisation)")
     if low_hz is None:
@@ -476,9 +507,7 @@ def sinc_bandpass(
         edges = mel_to_hz(np.linspace(hz_to_mel(fmin, htk=True), hz_to_mel(fmax, htk=True), n_filters + 1), htk=True)
         low_hz, high_hz = edges[:-1], edges[1:]
     low_hz, high_hz = _check_cutoffs(low_hz, high_hz, nyquist, allow_zero_low=False, what="sinc filter")
-    # SincNet's parameterisation: f1 = min_low + |f1|, f2 = clip(f1 + min_band + |f2 - f1|, min_low, sr/2).
-    low = np.maximum(low_hz, min_low_hz)
-    high = np.minimum(low + np.maximum(high_hz - low_hz, min_band_hz), nyquist)
+    low, high = sinc_constraints(low_hz, high_hz, sr=sr, min_low_hz=min_low_hz, min_band_hz=min_band_hz)
     return _sinc_bandpass(tuple(low.tolist()), tuple(high.tolist()), kernel_size, sr, check_dtype(dtype))
 
 
@@ -644,17 +673,23 @@ def harmonic_triangles(center_hz, bandwidth_hz, fft_freqs):
 
 
 @functools.lru_cache(maxsize=32)
-def _harmonic(sr, n_fft, n_harmonic, semitone_scale, Q, dtype):
-    f0 = harmonic_f0(sr=sr, n_harmonic=n_harmonic, semitone_scale=semitone_scale)
+def _harmonic(sr, n_fft, n_harmonic, f0, Q, dtype):
+    f0 = np.array(f0)
     centres = np.arange(1, n_harmonic + 1)[:, None] * f0[None, :]
     bandwidth = (0.1079 * centres + 24.7) / Q
-    # Won et al. place FFT bins at linspace(0, sr // 2, n_fft // 2 + 1).
-    fft_freqs = np.linspace(0, sr // 2, n_fft // 2 + 1)
-    weights = harmonic_triangles(centres, bandwidth, fft_freqs).astype(dtype)
+    weights = harmonic_triangles(centres, bandwidth, harmonic_fft_frequencies(sr, n_fft)).astype(dtype)
     return HarmonicBank(_readonly(weights), _readonly(centres), _readonly(bandwidth))
 
 
-def harmonic(*, sr, n_fft, n_harmonic=6, semitone_scale=2, Q=1.0, dtype=np.float64):
+def harmonic_fft_frequencies(sr, n_fft):
+    """Won et al.'s FFT bin frequencies, ``linspace(0, sr // 2, n_fft // 2 + 1)`` Hz.
+
+    These equal :func:`fft_frequencies` for an even ``sr`` and ``n_fft``.
+    """
+    return np.linspace(0, sr // 2, n_fft // 2 + 1)
+
+
+def harmonic(*, sr, n_fft, n_harmonic=6, semitone_scale=2, Q=1.0, f0=None, dtype=np.float64):
     """Won et al.'s (2020) harmonic triangular filterbank over the FFT bins.
 
     Centre frequencies are the semitone grid from C1 up to ``sr / (2 n_harmonic)``
@@ -674,6 +709,9 @@ def harmonic(*, sr, n_fft, n_harmonic=6, semitone_scale=2, Q=1.0, dtype=np.float
         Bands per semitone (2).
     Q : float > 0
         Quality factor dividing the bandwidth (learnable in the papers; 1 at init).
+    f0 : array_like, shape (n_bands,), optional
+        Fundamental of each band in Hz (e.g. learned ones); default
+        :func:`harmonic_f0`. Harmonic h of band b is centred on ``h * f0[b]``.
     dtype : np.float32 or np.float64
 
     Returns
@@ -681,9 +719,19 @@ def harmonic(*, sr, n_fft, n_harmonic=6, semitone_scale=2, Q=1.0, dtype=np.float
     HarmonicBank
         ``weights`` (n_harmonic, n_bands, 1 + n_fft // 2), ``center_hz`` and
         ``bandwidth_hz`` (n_harmonic, n_bands).
+
+    Notes
+    -----
+    Memoised on its arguments; the arrays are read-only.
     """
     sr = _check_sr(sr)
     n_fft = check_positive_int("n_fft", n_fft)
+    n_harmonic = check_positive_int("n_harmonic", n_harmonic)
     Q = check_real("Q", Q, positive=True)
-    return _harmonic(sr, n_fft, check_positive_int("n_harmonic", n_harmonic),
-                     check_positive_int("semitone_scale", semitone_scale), Q, check_dtype(dtype))
+    if f0 is None:
+        f0 = harmonic_f0(sr=sr, n_harmonic=n_harmonic, semitone_scale=semitone_scale)
+    else:
+        f0 = np.asarray(f0, dtype=np.float64)
+        if f0.ndim != 1 or f0.size == 0 or not np.all(np.isfinite(f0) & (f0 > 0) & (f0 <= sr / 2)):
+            raise ParameterError(f"f0 must be a non-empty 1-D array of frequencies in (0, sr/2={sr / 2}] Hz, got {f0!r}")
+    return _harmonic(sr, n_fft, n_harmonic, tuple(f0.tolist()), Q, check_dtype(dtype))

@@ -4,6 +4,7 @@ Signals are (..., n_samples); spectrograms are (..., n_freq, n_frames).
 float32 stays float32 and float64 stays float64.
 """
 
+from modspec.features.learnable import harmonic_spectrogram, sinc_filterbank
 from modspec.features.preprocess import a_weight, log_compress, scale, standardize
 from modspec.features.spectral import (
     amplitude_to_db,
@@ -16,10 +17,12 @@ from modspec.features.spectral import (
 __all__ = [
     "a_weight",
     "amplitude_to_db",
+    "harmonic_spectrogram",
     "log_compress",
     "melspectrogram",
     "power_to_db",
     "scale",
+    "sinc_filterbank",
     "spectrogram",
     "standardize",
     "stft",

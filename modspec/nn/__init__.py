@@ -15,7 +15,16 @@ try:
 except ImportError as err:  # pragma: no cover - exercised with torch hidden
     raise ImportError("modspec.nn needs PyTorch: pip install 'modspec[torch]'") from err
 
+from modspec.nn.learnable import HarmonicSpectrogram, SincConv
 from modspec.nn.preprocess import LogCompression, Standardize
 from modspec.nn.spectral import AmplitudeToDB, MelSpectrogram, Spectrogram
 
-__all__ = ["AmplitudeToDB", "LogCompression", "MelSpectrogram", "Spectrogram", "Standardize"]
+__all__ = [
+    "AmplitudeToDB",
+    "HarmonicSpectrogram",
+    "LogCompression",
+    "MelSpectrogram",
+    "SincConv",
+    "Spectrogram",
+    "Standardize",
+]
