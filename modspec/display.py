@@ -1,11 +1,14 @@
 """Plots of features (matplotlib, from the ``plot`` extra)."""
 
+import numbers
+
 import numpy as np
 
 from modspec import filters
-from modspec.errors import ParameterError
+from modspec.errors import ParameterError, check_sample_rate
+from modspec.filters import SincBank
 
-__all__ = ["specshow"]
+__all__ = ["filter_responses", "modulation_filter_responses", "modulation_response", "modulation_spectrum", "specshow"]
 
 
 def _pyplot():
@@ -71,3 +74,481 @@ def specshow(S_db, *, sr, hop_length, y_axis="mel", fmin=0.0, fmax=None, htk=Fal
     if colorbar:
         ax.figure.colorbar(image, ax=ax, format="%+.0f dB")
     return ax
+
+
+# --------------------------------------------------------------------------- filter responses and modulation plots
+
+
+def _to_numpy(x):
+    """A NumPy view of a NumPy, torch (detached, on the CPU) or CuPy array; anything else through np.asarray."""
+    if hasattr(x, "detach") and hasattr(x, "cpu"):  # torch.Tensor / nn.Parameter (learned banks)
+        return x.detach().cpu().numpy()
+    if type(x).__module__.split(".")[0] == "cupy":
+        return x.get()
+    return np.asarray(x)
+
+
+def _check_real_array(name, x, *, ndims, layout):
+    """``x`` as a finite real float64 array with ndim in ``ndims``; ``layout`` names the allowed shape(s)."""
+    try:
+        array = _to_numpy(x)
+    except (TypeError, ValueError) as err:
+        raise ParameterError(f"{name} must be an array of shape {layout}: {err}") from None
+    if array.ndim not in ndims:
+        raise ParameterError(f"{name} has shape {array.shape} (ndim={array.ndim}); expected {layout}")
+    if array.size == 0:
+        raise ParameterError(f"{name} has shape {array.shape}: it is empty; expected {layout} with no zero-length axis")
+    if np.iscomplexobj(array):
+        raise ParameterError(f"{name} has complex dtype {array.dtype}; pass a real array, e.g. np.abs({name})")
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise ParameterError(f"{name} has dtype {array.dtype}; expected real numbers")
+    array = array.astype(np.float64)
+    if not np.isfinite(array).all():
+        bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+        raise ParameterError(f"{name} contains {bad} non-finite value(s) (NaN or inf)")
+    return array
+
+
+def _is_real(value):
+    return not isinstance(value, bool) and isinstance(value, numbers.Real) and bool(np.isfinite(value))
+
+
+def _check_db_floor(db_floor):
+    if not _is_real(db_floor) or db_floor >= 0:
+        raise ParameterError(f"db_floor={db_floor!r} must be a finite negative number of dB (e.g. -80.0)")
+    return float(db_floor)
+
+
+def _check_power(power):
+    if not _is_real(power) or power not in (1, 2):
+        raise ParameterError(f"power={power!r} must be 1 (amplitude: 20 log10) or 2 (power: 10 log10)")
+    return float(power)
+
+
+def _to_db(x, *, power, db_floor, name):
+    """(20 / power) log10(|x| / max |x|), floored at ``db_floor``: the peak of all of ``x`` is 0 dB."""
+    magnitude = np.abs(x)
+    peak = magnitude.max()
+    if not peak > 0:
+        raise ParameterError(f"{name} is zero everywhere: there is no peak to take dB against; use db=False")
+    with np.errstate(divide="ignore"):
+        db = (20.0 / power) * np.log10(magnitude / peak)
+    return np.maximum(db, db_floor)
+
+
+def _check_labels(name, labels, n, what):
+    if labels is None:
+        return None
+    if isinstance(labels, str):
+        labels = [labels]
+    labels = list(labels)
+    if len(labels) != n:
+        raise ParameterError(f"{name} has {len(labels)} entries; it needs one per {what}, i.e. {n}")
+    return [str(label) for label in labels]
+
+
+def _check_cutoff_marks(name, value, n_filters, nyquist, rate_name):
+    if value is None:
+        return None
+    array = _check_real_array(name, value, ndims=(1,), layout=f"(n_filters,) = ({n_filters},) in Hz")
+    if array.shape[0] != n_filters:
+        raise ParameterError(
+            f"{name} has {array.shape[0]} values but filters has {n_filters} filters; give one cut-off per filter"
+        )
+    if (array < 0).any() or (array > nyquist).any():
+        raise ParameterError(
+            f"{name} has values in [{array.min()}, {array.max()}] Hz; cut-offs must lie in [0, {nyquist}] Hz "
+            f"({rate_name} / 2)"
+        )
+    return array
+
+
+def _fir_responses_db(filters, n_fft, db_floor):
+    """|rfft(filters, n_fft)| in dB re the bank's peak, floored; shape (n_filters, 1 + n_fft // 2)."""
+    return _to_db(np.fft.rfft(filters, n=n_fft, axis=-1), power=1.0, db_floor=db_floor, name="filters")
+
+
+def _responses(filters, *, rate, rate_name, xlabel, n_fft, db_floor, kind, low_hz, high_hz, title, ax):
+    if isinstance(filters, SincBank):
+        low_hz = filters.low_hz if low_hz is None else low_hz
+        high_hz = filters.high_hz if high_hz is None else high_hz
+        filters = filters.filters
+    bank = _check_real_array("filters", filters, ndims=(2,), layout="(n_filters, kernel_size); "
+                             "use filters[None, :] for a single filter")
+    rate = float(check_sample_rate(rate_name, rate))
+    db_floor = _check_db_floor(db_floor)
+    if kind not in ("lines", "image"):
+        raise ParameterError(f"kind={kind!r} is not supported; use 'lines' or 'image'")
+    n_filters, kernel_size = bank.shape
+    if n_fft is None:
+        n_fft = 1 << int(np.ceil(np.log2(4 * kernel_size)))
+    elif isinstance(n_fft, bool) or not isinstance(n_fft, (int, np.integer)) or n_fft < kernel_size:
+        raise ParameterError(f"n_fft={n_fft!r} must be an integer >= kernel_size={kernel_size} (zero-padding only)")
+    n_fft = int(n_fft)
+    nyquist = rate / 2
+    low_hz = _check_cutoff_marks("low_hz", low_hz, n_filters, nyquist, rate_name)
+    high_hz = _check_cutoff_marks("high_hz", high_hz, n_filters, nyquist, rate_name)
+
+    response_db = _fir_responses_db(bank, n_fft, db_floor)
+    freqs = np.fft.rfftfreq(n_fft, d=1.0 / rate)
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4), layout="constrained")
+    colours = plt.get_cmap("viridis")(np.linspace(0.0, 0.9, n_filters))
+    if kind == "lines":
+        for i in range(n_filters):
+            ax.plot(freqs, response_db[i], color=colours[i], linewidth=1.0)
+        # Cut-offs as a collection (not Line2D), so ax.lines holds exactly one curve per filter.
+        for marks in (low_hz, high_hz):
+            if marks is not None:
+                ax.vlines(marks, db_floor, 0.0, colors=colours, linestyles="dashed", linewidth=0.6, alpha=0.6)
+        ax.set_ylim(db_floor - 3.0, 3.0)
+        ax.set_ylabel("magnitude (dB re bank peak)")
+    else:
+        image = ax.imshow(response_db, origin="lower", aspect="auto", cmap="magma", interpolation="nearest",
+                          vmin=db_floor, vmax=0.0, extent=(0.0, nyquist, -0.5, n_filters - 0.5))
+        index = np.arange(n_filters)
+        for marks, marker in ((low_hz, "<"), (high_hz, ">")):
+            if marks is not None:
+                ax.scatter(marks, index, marker=marker, s=8, color="cyan")
+        ax.set_ylabel("filter index")
+        ax.figure.colorbar(image, ax=ax, format="%+.0f dB")
+    ax.set_xlim(0.0, nyquist)
+    ax.set_xlabel(xlabel)
+    if title:
+        ax.set_title(title)
+    return ax.figure
+
+
+def filter_responses(filters, *, sr, n_fft=None, db_floor=-80.0, kind="lines", low_hz=None, high_hz=None, title=None,
+                     ax=None):
+    """Magnitude responses of a bank of FIR filters, in dB over frequency in Hz.
+
+    For a sinc band-pass front end (SincNet; the first layer of ModNet and
+    SincModNet, Vahidi et al. 2021) or any learned 1-D convolution bank. The
+    response of filter i is ``|H_i(f)| = |rfft(filters[i], n_fft)|`` at
+    ``f = k sr / n_fft``; it is drawn as ``20 log10(|H_i| / max_{i,f} |H|)``,
+    so the bank's strongest filter peaks at 0 dB, floored at ``db_floor``.
+
+    Parameters
+    ----------
+    filters : np.ndarray, shape (n_filters, kernel_size), or SincBank
+        Impulse responses (NumPy, torch or CuPy arrays are accepted). A
+        :class:`modspec.filters.SincBank` brings its own ``low_hz`` and
+        ``high_hz``, used unless given here.
+    sr : float > 0
+        Sample rate in Hz of the signal the filters are applied to.
+    n_fft : int >= kernel_size, optional
+        FFT size (zero-padding); None means the next power of two
+        ``>= 4 * kernel_size``.
+    db_floor : float < 0
+        Lowest level drawn, in dB re the bank's peak.
+    kind : {'lines', 'image'}
+        'lines' overlays one curve per filter (x: Hz, y: dB); 'image' shows a
+        filter index x frequency image with a colour bar in dB.
+    low_hz, high_hz : np.ndarray, shape (n_filters,), optional
+        Cut-offs in Hz to mark (dashed vertical lines, or triangles on the image).
+    title : str, optional
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure if None.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure holding ``ax``; with 'lines', ``ax.lines[i]`` is filter i
+        (xdata in Hz, ydata in dB).
+
+    Raises
+    ------
+    ParameterError
+        If ``filters`` is not 2-D, empty, non-finite or all zero; ``sr`` is
+        not positive; ``kind`` is unknown; ``n_fft < kernel_size``; the
+        cut-offs do not have one value per filter in ``[0, sr / 2]``.
+
+    Examples
+    --------
+    >>> import io
+    >>> import matplotlib.pyplot as plt
+    >>> from modspec import display, filters
+    >>> bank = filters.sinc_bandpass(8, 128, sr=16000)
+    >>> fig = display.filter_responses(bank, sr=16000)
+    >>> len(fig.axes[0].lines)
+    8
+    >>> fig.savefig(io.BytesIO(), format="png")
+    >>> plt.close(fig)
+    """
+    return _responses(filters, rate=sr, rate_name="sr", xlabel="frequency (Hz)", n_fft=n_fft, db_floor=db_floor,
+                      kind=kind, low_hz=low_hz, high_hz=high_hz, title=title, ax=ax)
+
+
+def modulation_filter_responses(filters, *, frame_rate, n_fft=None, db_floor=-80.0, kind="lines", low_hz=None,
+                                high_hz=None, title=None, ax=None):
+    """Magnitude responses of temporal-modulation FIR filters, in dB up to ``frame_rate / 2``.
+
+    As Vahidi et al. (2021) Fig. 3 (the learned sinc modulation filters of
+    SincModNet) and Fig. 8 (the learned FIR envelope extractors of ModNet).
+    The same computation as :func:`filter_responses`, with the envelopes'
+    sample rate ``frame_rate`` and a modulation-frequency axis.
+
+    Parameters
+    ----------
+    filters : np.ndarray, shape (n_filters, kernel_size), or SincBank
+        Impulse responses, e.g. :func:`modspec.filters.modulation_sinc` (whose
+        ``low_hz`` / ``high_hz`` are marked unless given here) or
+        :func:`modspec.filters.modulation_fir_init`, or learned weights.
+    frame_rate : float > 0
+        Sample rate of the band envelopes in Hz (``sr / hop_length`` for a
+        spectrogram, ``sr / stride`` for a strided filterbank).
+    n_fft : int >= kernel_size, optional
+        FFT size; None means the next power of two ``>= 4 * kernel_size``.
+    db_floor : float < 0
+        Lowest level drawn, in dB re the bank's peak.
+    kind : {'lines', 'image'}
+        Overlaid curves, or a filter index x modulation frequency image.
+    low_hz, high_hz : np.ndarray, shape (n_filters,), optional
+        Cut-offs in Hz (modulation frequency) to mark.
+    title : str, optional
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure if None.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ParameterError
+        As :func:`filter_responses`, naming ``frame_rate``.
+
+    Examples
+    --------
+    >>> import io
+    >>> import matplotlib.pyplot as plt
+    >>> from modspec import display, filters
+    >>> bank = filters.modulation_sinc(4, 101, frame_rate=62.5)
+    >>> fig = display.modulation_filter_responses(bank, frame_rate=62.5, kind="image")
+    >>> fig.savefig(io.BytesIO(), format="png")
+    >>> plt.close(fig)
+    """
+    return _responses(filters, rate=frame_rate, rate_name="frame_rate", xlabel="modulation frequency (Hz)",
+                      n_fft=n_fft, db_floor=db_floor, kind=kind, low_hz=low_hz, high_hz=high_hz, title=title, ax=ax)
+
+
+def modulation_spectrum(spectrum, mod_freqs, *, labels=None, fmin=None, log_x=True, db=False, power=1,
+                        db_floor=-80.0, ax=None, title=None):
+    """Plot one or several modulation spectra over modulation frequency in Hz.
+
+    As the modulation spectra of Ding et al. (2017), shown in Fig. 1 of Ma &
+    Stern (2022): an amplitude per modulation frequency (e.g. the RMS across
+    bands of the DFT of each band's compressed envelope).
+
+    Parameters
+    ----------
+    spectrum : np.ndarray, shape (n_mod_freqs,) or (n_curves, n_mod_freqs)
+        One spectrum, or several stacked (one curve each).
+    mod_freqs : np.ndarray, shape (n_mod_freqs,)
+        Modulation frequencies in Hz, non-negative and strictly increasing.
+    labels : sequence of str, length n_curves, optional
+        Legend entries (a str for a single spectrum); no legend if None.
+    fmin : float, optional
+        Lowest modulation frequency drawn, in Hz (> 0 with ``log_x``). None
+        means the lowest positive frequency with ``log_x`` (0 Hz has no place
+        on a log axis) and ``mod_freqs[0]`` otherwise.
+    log_x : bool
+        Logarithmic modulation-frequency axis.
+    db : bool
+        Draw ``(20 / power) log10(|spectrum| / max|spectrum|)`` (0 dB at the
+        peak of all curves, floored at ``db_floor``) instead of the values.
+    power : {1, 2}
+        With ``db``: 1 if ``spectrum`` is an amplitude, 2 if a power.
+    db_floor : float < 0
+        Lowest level drawn in dB, with ``db``.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure if None.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``ax.lines[i]`` is curve i, over the frequencies ``>= fmin``.
+
+    Raises
+    ------
+    ParameterError
+        If ``spectrum`` is not 1-D or 2-D, its last axis does not match
+        ``mod_freqs``, ``mod_freqs`` is negative or not increasing, the labels
+        do not match the curves, or ``fmin`` leaves nothing to draw.
+
+    Examples
+    --------
+    >>> import io
+    >>> import numpy as np
+    >>> import matplotlib.pyplot as plt
+    >>> from modspec import display
+    >>> mod_freqs = np.linspace(0, 32, 129)
+    >>> speech = np.exp(-0.5 * ((mod_freqs - 4) / 2) ** 2)
+    >>> music = np.exp(-0.5 * ((mod_freqs - 2) / 1) ** 2)
+    >>> fig = display.modulation_spectrum(np.stack([speech, music]), mod_freqs, labels=["speech", "music"])
+    >>> fig.savefig(io.BytesIO(), format="png")
+    >>> plt.close(fig)
+    """
+    spectra = _check_real_array("spectrum", spectrum, ndims=(1, 2), layout="(n_mod_freqs,) or (n_curves, n_mod_freqs)")
+    freqs = _check_real_array("mod_freqs", mod_freqs, ndims=(1,), layout="(n_mod_freqs,) in Hz")
+    spectra = np.atleast_2d(spectra)
+    if spectra.shape[-1] != freqs.shape[0]:
+        raise ParameterError(
+            f"spectrum has {spectra.shape[-1]} modulation frequencies (shape {np.shape(spectrum)}) but mod_freqs has "
+            f"{freqs.shape[0]}; the last axis of spectrum must match mod_freqs"
+        )
+    if (freqs < 0).any():
+        raise ParameterError(f"mod_freqs has a negative value ({freqs.min()} Hz); modulation frequencies are >= 0 Hz")
+    if (np.diff(freqs) <= 0).any():
+        i = int(np.flatnonzero(np.diff(freqs) <= 0)[0])
+        raise ParameterError(
+            f"mod_freqs must be strictly increasing, but mod_freqs[{i}]={freqs[i]} Hz >= mod_freqs[{i + 1}]="
+            f"{freqs[i + 1]} Hz; sort spectrum and mod_freqs together"
+        )
+    labels = _check_labels("labels", labels, spectra.shape[0], "curve of spectrum")
+    if fmin is None:
+        positive = freqs[freqs > 0]
+        if log_x and positive.size == 0:
+            raise ParameterError("mod_freqs has no positive frequency to draw on a log axis; use log_x=False")
+        fmin = positive[0] if log_x else freqs[0]
+    elif not _is_real(fmin) or fmin < 0 or (log_x and fmin <= 0):
+        allowed = "a positive number of Hz (log_x=True)" if log_x else "a non-negative number of Hz"
+        raise ParameterError(f"fmin={fmin!r} must be {allowed}")
+    keep = freqs >= fmin
+    if not keep.any():
+        raise ParameterError(f"fmin={fmin} Hz is above every modulation frequency (max {freqs.max()} Hz)")
+    if db:
+        power = _check_power(power)
+        db_floor = _check_db_floor(db_floor)
+        spectra = _to_db(spectra, power=power, db_floor=db_floor, name="spectrum")
+
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    for i, curve in enumerate(spectra):
+        ax.plot(freqs[keep], curve[keep], label=None if labels is None else labels[i])
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlim(freqs[keep][0], freqs[keep][-1])
+    ax.set_xlabel("modulation frequency (Hz)")
+    ax.set_ylabel("modulation amplitude (dB re peak)" if db else "modulation amplitude")
+    if labels is not None:
+        ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax.figure
+
+
+def modulation_response(S, *, frame_rate, mod_labels=None, band_labels=None, ncols=None, db=True, power=1,
+                        db_floor=-80.0, title=None, fig=None):
+    """The band x modulation x time response of one clip: one panel per modulation filter.
+
+    As Vahidi et al. (2021) Fig. 7: each panel shows, for one modulation
+    filter (channel), the filtered band envelopes with bands on the y axis
+    and time in seconds on the x axis. All panels share one colour scale and
+    one colour bar. Panels follow the channel order (the modulation
+    filterbank orders its filters by ascending modulation frequency), left to
+    right, then top to bottom.
+
+    Parameters
+    ----------
+    S : np.ndarray, shape (n_bands, n_channels, n_frames)
+        The modulation filterbank's output for one clip, channel m being
+        modulation filter m (select a clip of a batch first: ``S[0]``).
+    frame_rate : float > 0
+        Frame rate of ``S`` in Hz (sets the time axis).
+    mod_labels : sequence of str, length n_channels, optional
+        Panel titles (e.g. each filter's pass band); "channel m" if None.
+    band_labels : sequence, length n_bands, optional
+        Labels of the bands (e.g. centre frequencies in Hz) for the y ticks;
+        band indices if None.
+    ncols : int > 0, optional
+        Panels per row; None means ``ceil(sqrt(n_channels))``.
+    db : bool
+        Draw ``(20 / power) log10(|S| / max|S|)`` floored at ``db_floor``
+        (0 dB at the clip's peak) rather than ``S`` itself.
+    power : {1, 2}
+        With ``db``: 1 if ``S`` is an amplitude (or signed filter output), 2 if
+        a power (after a squared modulus).
+    db_floor : float < 0
+        Lowest level drawn in dB, with ``db``.
+    title : str, optional
+        Title of the whole figure.
+    fig : matplotlib.figure.Figure, optional
+        An empty figure to draw into; a new one if None.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``n_channels`` image panels followed by one colour-bar axes.
+
+    Raises
+    ------
+    ParameterError
+        If ``S`` is not 3-D, empty or non-finite; ``frame_rate`` is not
+        positive; the labels do not match the bands or channels; ``ncols``
+        is not a positive integer.
+
+    Examples
+    --------
+    >>> import io
+    >>> import numpy as np
+    >>> import matplotlib.pyplot as plt
+    >>> from modspec import display
+    >>> S = np.random.default_rng(0).random((40, 4, 200))  # 40 bands, 4 modulation filters
+    >>> fig = display.modulation_response(S, frame_rate=100.0, mod_labels=["0-4 Hz", "4-8 Hz", "8-16 Hz", "16-32 Hz"])
+    >>> sum(len(ax.images) for ax in fig.axes)
+    4
+    >>> fig.savefig(io.BytesIO(), format="png")
+    >>> plt.close(fig)
+    """
+    S = _check_real_array("S", S, ndims=(3,), layout="(n_bands, n_channels, n_frames) for one clip "
+                          "(index a batch first, e.g. S[0])")
+    frame_rate = float(check_sample_rate("frame_rate", frame_rate))
+    n_bands, n_channels, n_frames = S.shape
+    mod_labels = _check_labels("mod_labels", mod_labels, n_channels, "modulation channel of S (axis 1)")
+    band_labels = _check_labels("band_labels", band_labels, n_bands, "band of S (axis 0)")
+    if ncols is None:
+        ncols = int(np.ceil(np.sqrt(n_channels)))
+    elif isinstance(ncols, bool) or not isinstance(ncols, (int, np.integer)) or ncols <= 0:
+        raise ParameterError(f"ncols={ncols!r} must be a positive integer (panels per row)")
+    ncols = min(int(ncols), n_channels)
+    nrows = -(-n_channels // ncols)
+    if db:
+        power = _check_power(power)
+        db_floor = _check_db_floor(db_floor)
+        values, vmin, vmax, cmap = _to_db(S, power=power, db_floor=db_floor, name="S"), db_floor, 0.0, "magma"
+        colorbar_format = "%+.0f dB"
+    elif S.min() < 0:  # signed filter output: a symmetric, diverging scale
+        vmax = float(np.abs(S).max())
+        values, vmin, cmap, colorbar_format = S, -vmax, "RdBu_r", None
+    else:
+        values, vmin, vmax, cmap, colorbar_format = S, float(S.min()), float(S.max()), "magma", None
+
+    plt = _pyplot()
+    if fig is None:
+        fig = plt.figure(figsize=(2.6 * ncols + 1.0, 2.2 * nrows + 0.4), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False)).ravel()
+    for extra in axes[n_channels:]:
+        fig.delaxes(extra)
+    duration = n_frames / frame_rate
+    ticks = np.unique(np.linspace(0, n_bands - 1, min(n_bands, 5)).round().astype(int))
+    image = None
+    for m in range(n_channels):
+        ax = axes[m]
+        image = ax.imshow(values[:, m, :], origin="lower", aspect="auto", cmap=cmap, interpolation="nearest",
+                          vmin=vmin, vmax=vmax, extent=(0.0, duration, -0.5, n_bands - 0.5))
+        ax.set_title(mod_labels[m] if mod_labels is not None else f"channel {m}", fontsize="small")
+        if band_labels is not None:
+            ax.set_yticks(ticks, [band_labels[i] for i in ticks])
+        if m % ncols == 0:
+            ax.set_ylabel("band")
+        if m + ncols >= n_channels:
+            ax.set_xlabel("time (s)")
+    fig.colorbar(image, ax=list(axes[:n_channels]), format=colorbar_format)
+    if title:
+        fig.suptitle(title)
+    return fig

@@ -12,7 +12,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from modspec.errors import ParameterError, check_dtype, check_positive_int, check_real, check_sample_rate
+from modspec.errors import (
+    ParameterError,
+    check_dtype,
+    check_positive_int,
+    check_real,
+    check_sample_rate,
+)
 
 __all__ = [
     "HarmonicBank",
@@ -21,8 +27,8 @@ __all__ = [
     "fft_frequencies",
     "get_window",
     "harmonic",
-    "harmonic_fft_frequencies",
     "harmonic_f0",
+    "harmonic_fft_frequencies",
     "harmonic_triangles",
     "hz_to_mel",
     "mel",
@@ -337,7 +343,7 @@ def get_window(window, n_fft, *, win_length=None, dtype=np.float64):
     win_length = n_fft if win_length is None else check_positive_int("win_length", win_length)
     if win_length > n_fft:
         raise ParameterError(f"win_length={win_length} must be <= n_fft={n_fft}")
-    if isinstance(window, np.ndarray) or isinstance(window, list):
+    if isinstance(window, (np.ndarray, list)):
         array = np.asarray(window, dtype=np.float64)
         if array.ndim != 1 or array.shape[0] != win_length:
             raise ParameterError(

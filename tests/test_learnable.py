@@ -7,8 +7,8 @@ import modspec.features as mf
 from modspec import ParameterError, filters
 
 torch = pytest.importorskip("torch")
-import modspec.nn as mn  # noqa: E402
-from modspec.nn.learnable import harmonic_weights, sinc_filters  # noqa: E402
+import modspec.nn as mn
+from modspec.nn.learnable import harmonic_weights, sinc_filters
 
 SR = 16000
 
@@ -88,14 +88,14 @@ def test_sinc_filterbank_explicit_cutoffs(rng):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(low_hz=[100.0, 9000.0], high_hz=[200.0, 9500.0]), "Nyquist"),
-    (dict(low_hz=[-5.0], high_hz=[200.0]), "low_hz=-5.0"),
-    (dict(low_hz=[500.0], high_hz=[400.0]), "f1 < f2"),
-    (dict(kernel_size=0), "kernel_size=0"),
-    (dict(n_filters=-3), "n_filters=-3"),
-    (dict(stride=0), "stride=0"),
-    (dict(rectify="tanh"), "rectify='tanh'"),
-    (dict(kernel_size=5000), "fewer than kernel_size=5000"),
+    ({"low_hz": [100.0, 9000.0], "high_hz": [200.0, 9500.0]}, "Nyquist"),
+    ({"low_hz": [-5.0], "high_hz": [200.0]}, "low_hz=-5.0"),
+    ({"low_hz": [500.0], "high_hz": [400.0]}, "f1 < f2"),
+    ({"kernel_size": 0}, "kernel_size=0"),
+    ({"n_filters": -3}, "n_filters=-3"),
+    ({"stride": 0}, "stride=0"),
+    ({"rectify": "tanh"}, "rectify='tanh'"),
+    ({"kernel_size": 5000}, "fewer than kernel_size=5000"),
 ])
 def test_sinc_filterbank_rejects_bad_input(kwargs, match):
     with pytest.raises(ParameterError, match=match):
@@ -166,11 +166,11 @@ def test_harmonic_spectrogram_explicit_f0(rng):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(Q=0.0), "Q=0.0"),
-    (dict(n_harmonic=0), "n_harmonic=0"),
-    (dict(f0=[100.0, -1.0]), "f0"),
-    (dict(power=-1.0), "power=-1.0"),
-    (dict(n_fft=0), "n_fft=0"),
+    ({"Q": 0.0}, "Q=0.0"),
+    ({"n_harmonic": 0}, "n_harmonic=0"),
+    ({"f0": [100.0, -1.0]}, "f0"),
+    ({"power": -1.0}, "power=-1.0"),
+    ({"n_fft": 0}, "n_fft=0"),
 ])
 def test_harmonic_spectrogram_rejects_bad_input(kwargs, match):
     with pytest.raises(ParameterError, match=match):

@@ -5,7 +5,13 @@ import torch
 from torch import nn
 
 from modspec import filters
-from modspec.errors import ParameterError, check_positive_int, check_power, check_real, check_sample_rate
+from modspec.errors import (
+    ParameterError,
+    check_positive_int,
+    check_power,
+    check_real,
+    check_sample_rate,
+)
 from modspec.features.learnable import check_rectify
 from modspec.nn._base import DesignedModule, check_same_dtype, check_tensor
 from modspec.nn._conv import correlate
