@@ -4,7 +4,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["ParameterError", "check_audio", "check_dtype", "check_positive_int", "check_power", "check_real", "check_sample_rate", "check_spectrogram"]
+__all__ = ["ParameterError", "check_audio", "check_choice", "check_dtype", "check_positive_int", "check_power", "check_real", "check_sample_rate", "check_spectrogram"]
 
 
 class ParameterError(ValueError):
@@ -56,6 +56,13 @@ def check_real(name, value, *, positive=False, nonnegative=False):
     if nonnegative and not value >= 0:
         raise ParameterError(f"{name}={value!r} must be non-negative")
     return float(value)
+
+
+def check_choice(name, value, allowed):
+    """Return ``value`` if it is one of ``allowed``, else raise a ParameterError listing them."""
+    if not any(value is option or (isinstance(value, str) and value == option) for option in allowed):
+        raise ParameterError(f"{name}={value!r} is not supported; use one of {allowed}")
+    return value
 
 
 def check_power(power, *, allow_none=False):

@@ -5,6 +5,13 @@ float32 stays float32 and float64 stays float64.
 """
 
 from modspec.features.learnable import harmonic_spectrogram, sinc_filterbank
+from modspec.features.modulation import (
+    envelope,
+    instance_normalize,
+    modulation_filterbank,
+    modulation_sinc_filters,
+    modulation_spectrum,
+)
 from modspec.features.preprocess import a_weight, log_compress, scale, standardize
 from modspec.features.spectral import (
     amplitude_to_db,
@@ -17,9 +24,14 @@ from modspec.features.spectral import (
 __all__ = [
     "a_weight",
     "amplitude_to_db",
+    "envelope",
     "harmonic_spectrogram",
+    "instance_normalize",
     "log_compress",
     "melspectrogram",
+    "modulation_filterbank",
+    "modulation_sinc_filters",
+    "modulation_spectrum",
     "power_to_db",
     "scale",
     "sinc_filterbank",

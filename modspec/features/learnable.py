@@ -9,20 +9,20 @@ import functools
 import numpy as np
 
 from modspec import filters
-from modspec.errors import ParameterError, check_audio, check_positive_int, check_power
+from modspec.errors import (
+    ParameterError,
+    check_audio,
+    check_choice,
+    check_positive_int,
+    check_power,
+)
 from modspec.features.spectral import _flatten_batch, _stft, power_to_db
 from modspec.kernels import cpu
 
 __all__ = ["harmonic_spectrogram", "sinc_filterbank"]
 
+#: Rectifications of a filterbank's output: none, max(x, 0), |x|, |x|^2.
 RECTIFIERS = (None, "relu", "abs", "square")
-
-
-def check_rectify(rectify):
-    """Return ``rectify`` if it names a rectification of :data:`RECTIFIERS`, else raise."""
-    if rectify not in RECTIFIERS:
-        raise ParameterError(f"rectify={rectify!r} is not supported; use one of {RECTIFIERS}")
-    return rectify
 
 
 def sinc_filterbank(
@@ -79,7 +79,7 @@ def sinc_filterbank(
     """
     check_audio(y)
     stride = check_positive_int("stride", stride)
-    rectify = check_rectify(rectify)
+    rectify = check_choice("rectify", rectify, RECTIFIERS)
     bank = filters.sinc_bandpass(
         n_filters, kernel_size, sr=sr, fmin=fmin, fmax=fmax, min_low_hz=min_low_hz, min_band_hz=min_band_hz,
         low_hz=low_hz, high_hz=high_hz, dtype=y.dtype,

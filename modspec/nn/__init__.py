@@ -16,14 +16,18 @@ except ImportError as err:  # pragma: no cover - exercised with torch hidden
     raise ImportError("modspec.nn needs PyTorch: pip install 'modspec[torch]'") from err
 
 from modspec.nn.learnable import HarmonicSpectrogram, SincConv
+from modspec.nn.modulation import InstanceNorm, ModulationFilterbank, ModulationSpectrum
 from modspec.nn.preprocess import LogCompression, Standardize
 from modspec.nn.spectral import AmplitudeToDB, MelSpectrogram, Spectrogram
 
 __all__ = [
     "AmplitudeToDB",
     "HarmonicSpectrogram",
+    "InstanceNorm",
     "LogCompression",
     "MelSpectrogram",
+    "ModulationFilterbank",
+    "ModulationSpectrum",
     "SincConv",
     "Spectrogram",
     "Standardize",

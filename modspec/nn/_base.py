@@ -56,11 +56,19 @@ class DesignedModule(nn.Module):
         super().__init__()
         self._designs = {}
 
-    def register_design(self, name, design):
-        """Register the float64 array ``design`` as the named buffer ``name`` (default dtype)."""
+    def register_design(self, name, design, *, parameter=False):
+        """Register the float64 array ``design`` as ``name``: a buffer, or an ``nn.Parameter`` if ``parameter``.
+
+        Either is created in torch's default dtype and, while it still holds
+        the design, refilled from it exactly when ``.double()`` changes its dtype.
+        """
         design = np.array(design, dtype=np.float64)  # a private, writable copy
         self._designs[name] = design
-        self.register_buffer(name, torch.tensor(design, dtype=torch.get_default_dtype()))
+        value = torch.tensor(design, dtype=torch.get_default_dtype())
+        if parameter:
+            self.register_parameter(name, nn.Parameter(value))
+        else:
+            self.register_buffer(name, value)
 
     def _is_pristine(self, name):
         buffer = getattr(self, name)
@@ -72,7 +80,7 @@ class DesignedModule(nn.Module):
     def _apply(self, fn, recurse=True):
         before = {name: (self._is_pristine(name), getattr(self, name).dtype) for name in self._designs}
         super()._apply(fn, recurse)
-        with torch.no_grad():
+        with torch.no_grad():  # parameters too: refilling them is not an operation to differentiate
             for name, (pristine, dtype) in before.items():
                 buffer = getattr(self, name)
                 if pristine and buffer.dtype != dtype and buffer.is_floating_point() and not buffer.is_meta:

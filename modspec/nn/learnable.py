@@ -7,12 +7,13 @@ from torch import nn
 from modspec import filters
 from modspec.errors import (
     ParameterError,
+    check_choice,
     check_positive_int,
     check_power,
     check_real,
     check_sample_rate,
 )
-from modspec.features.learnable import check_rectify
+from modspec.features.learnable import RECTIFIERS
 from modspec.nn._base import DesignedModule, check_same_dtype, check_tensor
 from modspec.nn._conv import correlate
 from modspec.nn.spectral import AmplitudeToDB, Spectrogram
@@ -39,7 +40,8 @@ def sinc_filters(low_hz, high_hz, window, rate):
         sample, n centred on the kernel; differentiable in the cut-offs.
     """
     kernel_size = window.shape[0]
-    n = torch.arange(kernel_size, dtype=window.dtype, device=window.device) - (kernel_size - 1) / 2.0
+    # Tap positions from the window itself: same dtype and device, no device argument.
+    n = torch.ones_like(window).cumsum(0) - (kernel_size + 1) / 2.0
     f1 = (low_hz / rate)[:, None]
     f2 = (high_hz / rate)[:, None]
     return (2 * f2 * torch.sinc(2 * f2 * n) - 2 * f1 * torch.sinc(2 * f1 * n)) * window
@@ -110,20 +112,15 @@ class SincConv(DesignedModule):
         super().__init__()
         self.sr = check_sample_rate("sr", sr)
         self.stride = check_positive_int("stride", stride)
-        self.rectify = check_rectify(rectify)
+        self.rectify = check_choice("rectify", rectify, RECTIFIERS)
         bank = filters.sinc_bandpass(
             n_filters, kernel_size, sr=sr, fmin=fmin, fmax=fmax, min_low_hz=min_low_hz, min_band_hz=min_band_hz
         )
         self.min_low_hz, self.min_band_hz = float(min_low_hz), float(min_band_hz)
         self.learnable = bool(learnable)
         self.register_design("window", np.hamming(bank.filters.shape[1]))
-        if self.learnable:
-            dtype = torch.get_default_dtype()
-            self.low_hz = nn.Parameter(torch.tensor(bank.low_hz, dtype=dtype))
-            self.high_hz = nn.Parameter(torch.tensor(bank.high_hz, dtype=dtype))
-        else:
-            self.register_design("low_hz", bank.low_hz)
-            self.register_design("high_hz", bank.high_hz)
+        self.register_design("low_hz", bank.low_hz, parameter=self.learnable)
+        self.register_design("high_hz", bank.high_hz, parameter=self.learnable)
 
     @property
     def n_filters(self):
@@ -256,16 +253,8 @@ class HarmonicSpectrogram(DesignedModule):
         bank = filters.harmonic(sr=sr, n_fft=n_fft, n_harmonic=n_harmonic, semitone_scale=semitone_scale, Q=Q)
         self.sr, self.n_harmonic, self.semitone_scale = sr, bank.weights.shape[0], semitone_scale
         self.register_design("fft_freqs", filters.harmonic_fft_frequencies(sr, n_fft))
-        dtype = torch.get_default_dtype()
-        f0 = bank.center_hz[0]
-        if learn_Q:
-            self.Q = nn.Parameter(torch.tensor(Q, dtype=dtype))
-        else:
-            self.register_design("Q", np.array(Q))
-        if learn_f0:
-            self.f0 = nn.Parameter(torch.tensor(f0, dtype=dtype))
-        else:
-            self.register_design("f0", f0)
+        self.register_design("Q", np.array(Q), parameter=bool(learn_Q))
+        self.register_design("f0", bank.center_hz[0], parameter=bool(learn_f0))
         self.to_db = AmplitudeToDB("power", ref=1.0, amin=amin, top_db=top_db) if db else None
 
     def extra_repr(self):
