@@ -104,3 +104,27 @@ def test_missing_peers_are_skipped_with_a_note(monkeypatch):
     assert any(note.startswith("torch skipped") for note in result["notes"])
     assert result["bars"]["all_held"] is None
     assert "not measured" in compare.format_table(result)
+
+
+# ---------------------------------------------------------------- learnable / modulation front ends
+
+
+def test_compare_frontends_structure_and_parity():
+    pytest.importorskip("torch")
+    from benchmarks import compare_frontends
+
+    result = compare_frontends.measure(rounds=1, warmup=1, batch=1, n_samples=4000)
+    assert json.loads(json.dumps(result)) == result
+    assert set(result["layers"]) == {"sinc", "modulation", "tmnn"}
+    assert result["layers"]["sinc"]["shape"] == [1, 4000]
+    assert result["layers"]["modulation"]["shape"] == [1, 80, (4000 - 256) // 10 + 1]
+    for entry in result["layers"].values():
+        for step in ("forward", "train"):
+            data = entry[step]
+            assert set(data["libraries"]) == {"modspec", "torch"}
+            assert data["ratio"] == pytest.approx(
+                data["libraries"]["torch"]["median_s"] / data["libraries"]["modspec"]["median_s"])
+            assert data["held"] == (data["ratio"] >= compare_frontends.BARS[step])
+        # modspec's NumPy path and torch's conv1d compute the same layer.
+        assert 0 <= entry["parity"] < 1e-4
+    assert "bars:" in compare_frontends.format_table(result)

@@ -53,3 +53,22 @@ def parity_error(a, b):
     """``max|a - b| / max|b|``."""
     a, b = np.asarray(a), np.asarray(b)
     return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+
+
+#: The learnable and modulation front ends (issue 3), on 16 five-second excerpts at 16 kHz.
+#: Vahidi et al. (2021), Table I: sinc convolution 1-80-256-10, then the modulation
+#: convolution 80-20-128-160 on the 1.6 kHz band outputs ((80000 - 256) // 10 + 1 = 7975 samples).
+SINC_LAYER = {"n_filters": 80, "kernel_size": 256, "stride": 10}
+MODULATION_LAYER = {"n_bands": 80, "n_frames": 7975, "n_filters": 20, "kernel_size": 128, "stride": 160,
+                    "frame_rate": SR / 10}
+#: Ma & Stern (2022): 101-tap sinc modulation filters at the spectrogram frame rate (62.5 Hz:
+#: 313 frames in 5 s), 'same' padding, on 96 bands; 4 filters (the paper tries 1 to several).
+TMNN_LAYER = {"n_bands": 96, "n_frames": 313, "n_filters": 4, "kernel_size": 101, "stride": 1,
+              "frame_rate": SR / HOP_LENGTH}
+FRONTEND_BATCH = 16
+
+
+def make_envelopes(n_bands, n_frames, *, batch=FRONTEND_BATCH):
+    """Seeded non-negative float32 band envelopes (batch, n_bands, n_frames)."""
+    rng = np.random.default_rng(SEED)
+    return np.abs(rng.standard_normal((batch, n_bands, n_frames))).astype(DTYPE)
