@@ -7,10 +7,13 @@ Frequencies are in Hz with the sample rate ``sr``.
 """
 
 import functools
+import math
+import numbers
 import warnings
 from typing import NamedTuple
 
 import numpy as np
+import scipy.fft
 
 from modspec.errors import (
     ParameterError,
@@ -22,7 +25,9 @@ from modspec.errors import (
 
 __all__ = [
     "HarmonicBank",
+    "ScatteringBank",
     "SincBank",
+    "WaveletGeometry",
     "a_weighting",
     "fft_frequencies",
     "get_window",
@@ -37,8 +42,12 @@ __all__ = [
     "midi_to_hz",
     "modulation_fir_init",
     "modulation_sinc",
+    "morlet_1d",
+    "periodize_fourier",
+    "scattering_filterbank",
     "sinc_bandpass",
     "sinc_constraints",
+    "wavelet_geometry",
 ]
 
 # Slaney's mel scale (Auditory Toolbox): linear below 1 kHz, logarithmic above.
@@ -741,3 +750,413 @@ def harmonic(*, sr, n_fft, n_harmonic=6, semitone_scale=2, Q=1.0, f0=None, dtype
         if f0.ndim != 1 or f0.size == 0 or not np.all(np.isfinite(f0) & (f0 > 0) & (f0 <= sr / 2)):
             raise ParameterError(f"f0 must be a non-empty 1-D array of frequencies in (0, sr/2={sr / 2}] Hz, got {f0!r}")
     return _harmonic(sr, n_fft, n_harmonic, tuple(f0.tolist()), Q, check_dtype(dtype))
+
+
+# --------------------------------------------------------------------------- Morlet wavelets (scattering)
+#
+# kymatio 0.3.0's design (scattering1d/filter_bank.py), reproduced to rounding:
+# geometry first (centre frequencies xi, bandwidths sigma and the largest
+# alias-free subsampling j of each wavelet), then synthesis of the real
+# Fourier-domain filters on a grid of N bins. Frequencies are in cycles per
+# sample (kymatio's convention), the Nyquist frequency being 0.5.
+
+
+_R_PSI = math.sqrt(0.5)  # kymatio's r_psi: adjacent wavelets cross at 1/sqrt(2) of their peak
+
+
+class WaveletGeometry(NamedTuple):
+    """Centre frequencies, bandwidths and subsampling scales of a Morlet filterbank.
+
+    Attributes
+    ----------
+    xi : np.ndarray, shape (n_filters,), float64
+        Centre frequency of each wavelet in cycles per sample, decreasing.
+    sigma : np.ndarray, shape (n_filters,), float64
+        Bandwidth (standard deviation of the Gaussian in frequency) in cycles per sample.
+    j : np.ndarray, shape (n_filters,), int64
+        Largest ``j`` such that the wavelet is alias-free after subsampling by ``2**j``.
+    """
+
+    xi: np.ndarray
+    sigma: np.ndarray
+    j: np.ndarray
+
+
+class ScatteringBank(NamedTuple):
+    """The Morlet wavelets ψ1, ψ2 and the Gaussian low-pass φ of a time scattering, in the Fourier domain.
+
+    Attributes
+    ----------
+    psi1_f : np.ndarray, shape (n1, N), float64
+        First-order wavelets (``Q1`` per octave) on the frequencies
+        ``np.fft.fftfreq(N)``, real; kymatio's ``psi1_f[n1]['levels'][0]``.
+    psi2_f : np.ndarray, shape (n2, N), float64
+        Second-order wavelets (``Q2`` per octave), kymatio's ``psi2_f[n2]['levels'][0]``.
+    phi_f : np.ndarray, shape (N,), float64
+        Gaussian low-pass of width ``sigma0 / T``, kymatio's ``phi_f['levels'][0]``.
+    psi1_xi, psi1_sigma, psi1_j : np.ndarray, shape (n1,)
+        Geometry of ψ1 (cycles per sample; ``j`` int64), see :class:`WaveletGeometry`.
+    psi2_xi, psi2_sigma, psi2_j : np.ndarray, shape (n2,)
+        Geometry of ψ2.
+    psi2_levels : np.ndarray, shape (n2,), int64
+        Highest subsampling level ``k`` at which kymatio stores ψ2 (the largest
+        ``j1 < j2``): the inputs a second-order wavelet can receive.
+    phi_sigma : float
+        Bandwidth of φ in cycles per sample.
+    phi_levels : int
+        Highest subsampling level at which kymatio stores φ.
+    log2_T : int
+        ``floor(log2(T))``: the output is subsampled by ``2**log2_T``.
+    N, J, Q, T : int, int, (int, int), int
+        The design parameters (``Q = (Q1, Q2)``, ``T`` after its default).
+
+    Notes
+    -----
+    Filters at a subsampling level ``k`` (a grid of ``N / 2**k`` bins) are
+    ``periodize_fourier(filter_f, 2**k)``.
+    """
+
+    psi1_f: np.ndarray
+    psi2_f: np.ndarray
+    phi_f: np.ndarray
+    psi1_xi: np.ndarray
+    psi1_sigma: np.ndarray
+    psi1_j: np.ndarray
+    psi2_xi: np.ndarray
+    psi2_sigma: np.ndarray
+    psi2_j: np.ndarray
+    psi2_levels: np.ndarray
+    phi_sigma: float
+    phi_levels: int
+    log2_T: int
+    N: int
+    J: int
+    Q: tuple
+    T: int
+
+
+def _check_Q(Q):
+    """(Q1, Q2) from an int Q (Q2 = 1, as kymatio) or a 1- or 2-tuple of positive ints."""
+    if isinstance(Q, (tuple, list)) and 1 <= len(Q) <= 2:
+        values = tuple(Q) + ((1,) if len(Q) == 1 else ())
+    else:
+        values = (Q, 1)
+    for name, value in zip(("Q1", "Q2"), values):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ParameterError(
+                f"Q={Q!r} is not allowed: {name}={value!r} must be a positive integer "
+                "(Q is an int Q1, with Q2 = 1, or a tuple (Q1, Q2) of wavelets per octave)"
+            )
+    return int(values[0]), int(values[1])
+
+
+def _check_J(J):
+    if isinstance(J, bool) or not isinstance(J, numbers.Integral) or J < 1:
+        raise ParameterError(f"J={J!r} must be a positive integer (the largest wavelet scale is 2**J samples)")
+    return int(J)
+
+
+def _check_T(T, J):
+    """T as an int (default 2**J); it must be a positive integer."""
+    if T is None:
+        return 2**J
+    if isinstance(T, bool) or not isinstance(T, numbers.Integral) or T < 1:
+        raise ParameterError(f"T={T!r} must be None (2**J) or a positive integer (averaging scale in samples)")
+    return int(T)
+
+
+def _xi_max(Q):
+    return max(1.0 / (1.0 + math.pow(2.0, 3.0 / Q)), 0.35)
+
+
+def _sigma_psi(xi, Q, r):
+    factor = 1.0 / math.pow(2, 1.0 / Q)
+    term1 = (1 - factor) / (1 + factor)
+    term2 = 1.0 / math.sqrt(2 * math.log(1.0 / r))
+    return xi * term1 * term2
+
+
+def _max_dyadic_subsampling(xi, sigma, alpha):
+    upper_bound = min(xi + alpha * sigma, 0.5)
+    return math.floor(-math.log2(upper_bound)) - 1
+
+
+@functools.lru_cache(maxsize=64)
+def _wavelet_geometry(J, Q, r_psi, sigma0, alpha):
+    sigma_min = sigma0 / math.pow(2, J)
+    xi_max = _xi_max(Q)
+    sigma_max = _sigma_psi(xi_max, Q, r_psi)
+    if sigma_max <= sigma_min:
+        xis, sigmas, elbow_xi = [], [], sigma_max
+    else:
+        # Constant-Q region: a geometric progression of xi and sigma ...
+        xis, sigmas = [xi_max], [sigma_max]
+        while sigmas[-1] > sigma_min * math.pow(2, 1 / Q):
+            xis.append(xis[-1] / math.pow(2, 1 / Q))
+            sigmas.append(sigmas[-1] / math.pow(2, 1 / Q))
+        elbow_xi = xis[-1]
+    # ... then constant bandwidth: an arithmetic progression of xi down to 0.
+    for q in range(1, Q):
+        xis.append(elbow_xi - q / Q * elbow_xi)
+        sigmas.append(sigma_min)
+    js = [_max_dyadic_subsampling(xi, sigma, alpha) for xi, sigma in zip(xis, sigmas)]
+    return WaveletGeometry(
+        _readonly(np.array(xis, dtype=np.float64)),
+        _readonly(np.array(sigmas, dtype=np.float64)),
+        _readonly(np.array(js, dtype=np.int64)),
+    )
+
+
+def wavelet_geometry(J, Q, *, r_psi=_R_PSI, sigma0=0.1, alpha=5.0):
+    r"""Centre frequencies, bandwidths and scales of a Morlet filterbank (kymatio 0.3.0's).
+
+    From ``xi_max = max(1 / (1 + 2**(3/Q)), 0.35)`` down, ``Q`` wavelets per
+    octave with constant ``xi / sigma`` (adjacent wavelets cross at ``r_psi``
+    of their peak), until the bandwidth would fall below ``sigma0 / 2**J``;
+    then ``Q - 1`` wavelets of that bandwidth spaced evenly down to 0.
+
+    Parameters
+    ----------
+    J : int > 0
+        Scale: the narrowest wavelet has bandwidth ``sigma0 / 2**J`` cycles per sample.
+    Q : int > 0
+        Wavelets per octave.
+    r_psi : float in (0, 1)
+        Overlap of adjacent wavelets (kymatio's default sqrt(1/2)).
+    sigma0 : float > 0
+        Bandwidth of the low-pass at scale 1, in cycles per sample (0.1).
+    alpha : float > 0
+        Aliasing tolerance: ``j`` is the largest integer with
+        ``xi + alpha * sigma < 2**-(j + 1)`` (5).
+
+    Returns
+    -------
+    WaveletGeometry
+        ``xi``, ``sigma`` (cycles per sample) and ``j`` of each wavelet, by decreasing ``xi``.
+
+    Notes
+    -----
+    Memoised on its arguments; the arrays are read-only.
+
+    Examples
+    --------
+    >>> from modspec.filters import wavelet_geometry
+    >>> g = wavelet_geometry(6, 1)
+    >>> g.xi[:4], g.j
+    (array([0.35   , 0.175  , 0.0875 , 0.04375]), array([0, 0, 0, 1, 2, 3, 4]))
+    """
+    J = _check_J(J)
+    Q = check_positive_int("Q", Q)
+    r_psi = check_real("r_psi", r_psi, positive=True)
+    if r_psi >= 1:
+        raise ParameterError(f"r_psi={r_psi!r} must be in (0, 1)")
+    return _wavelet_geometry(
+        J, Q, r_psi, check_real("sigma0", sigma0, positive=True), check_real("alpha", alpha, positive=True)
+    )
+
+
+def _n_periods(sigma, eps, P_max):
+    """Periods of the frequency axis, [1 - P, P), over which a Gaussian of width sigma is summed."""
+    return min(math.ceil(math.sqrt(-2 * sigma**2 * math.log(eps)) + 1), P_max)
+
+
+# exp(-a) is exactly 0.0 in float64 for a > 745.2: beyond this many sigmas a Gaussian is zero.
+_GAUSS_ZERO = math.sqrt(2 * 746.0)
+
+
+def _gaussian(freqs, centre, sigma):
+    """exp(-(freqs - centre)^2 / (2 sigma^2)) for increasing ``freqs``, evaluated only where it is not 0.0.
+
+    Bit-identical to evaluating it everywhere (the same expression on the
+    same elements), but the exponentials of the underflowing tails, most of
+    a narrow filter's bins, are skipped.
+    """
+    out = np.zeros_like(freqs)
+    lo, hi = np.searchsorted(freqs, [centre - _GAUSS_ZERO * sigma, centre + _GAUSS_ZERO * sigma])
+    f = freqs[lo:hi]
+    out[lo:hi] = np.exp(-((f - centre) ** 2) / (2 * sigma**2))
+    return out
+
+
+def _morlet(N, xi, sigma, P_max, eps, out=None):
+    """kymatio's morlet_1d: periodised Gabor minus kappa times the Gaussian, unit L1 norm in time."""
+    P = _n_periods(sigma, eps, P_max)
+    freqs = np.arange((1 - P) * N, P * N, dtype=float) / float(N)
+    if P == 1:
+        # One period: the low-pass is centred on [-0.5, 0.5) (fftfreq), the Gabor on [0, 1).
+        freqs_low = np.fft.fftfreq(N)
+        low_pass_f = np.exp(-(freqs_low**2) / (2 * sigma**2))
+    else:
+        low_pass_f = _gaussian(freqs, 0.0, sigma).reshape(-1, N).mean(axis=0)
+    if xi:
+        gabor_f = _gaussian(freqs, xi, sigma).reshape(-1, N).mean(axis=0)
+        # kappa makes the wavelet's mean in time (its value at f = 0) exactly zero.
+        filter_f = gabor_f - gabor_f[0] / low_pass_f[0] * low_pass_f
+    else:
+        filter_f = low_pass_f
+    norm = np.abs(scipy.fft.ifft(filter_f)).sum()
+    if out is None:
+        return filter_f / norm
+    np.divide(filter_f, norm, out=out)
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _morlet_cached(N, xi, sigma, P_max, eps):
+    return _readonly(_morlet(N, xi, sigma, P_max, eps))
+
+
+def morlet_1d(N, xi, sigma, *, P_max=5, eps=1e-7):
+    r"""A Morlet wavelet (or, with ``xi = 0``, a Gaussian) on ``N`` frequency bins, as kymatio 0.3.0.
+
+    ``psi_f(f) = g(f - xi) - kappa g(f)`` with ``g(f) = exp(-f^2 / (2 sigma^2))``
+    summed over the periods ``[1 - P, P)`` of the frequency axis (``P`` is the
+    smallest number making the tails below ``eps``, at most ``P_max``), and
+    ``kappa`` such that ``psi_f(0) = 0``; normalised to unit L1 norm in time.
+
+    Parameters
+    ----------
+    N : int > 0
+        Number of frequency bins (the signal length, padded).
+    xi : float >= 0
+        Centre frequency in cycles per sample; 0 gives the Gaussian low-pass.
+    sigma : float > 0
+        Bandwidth in cycles per sample.
+    P_max : int > 0
+        Most periods summed (5).
+    eps : float in (0, 1)
+        Tail level that sets the number of periods (1e-7).
+
+    Returns
+    -------
+    np.ndarray, shape (N,), float64, read-only
+        The real filter on the frequencies ``np.fft.fftfreq(N)``.
+
+    Notes
+    -----
+    Memoised on its arguments.
+
+    Examples
+    --------
+    >>> from modspec.filters import morlet_1d
+    >>> psi = morlet_1d(1024, 0.25, 0.02)
+    >>> int(psi.argmax()), float(psi[0])
+    (256, 0.0)
+    """
+    N = check_positive_int("N", N)
+    xi = check_real("xi", xi, nonnegative=True)
+    sigma = check_real("sigma", sigma, positive=True)
+    eps = check_real("eps", eps, positive=True)
+    if eps >= 1:
+        raise ParameterError(f"eps={eps!r} must be in (0, 1)")
+    return _morlet_cached(N, xi, sigma, check_positive_int("P_max", P_max), eps)
+
+
+def periodize_fourier(h_f, n_periods):
+    r"""A Fourier-domain filter for a signal subsampled by ``n_periods``: the MEAN of its periods.
+
+    ``v[k] = mean_i h_f[..., i * M + k]`` with ``M = N / n_periods``: the
+    filter to apply to the spectrum of a signal subsampled by ``n_periods``
+    in time (its time-domain taps are those of ``h_f`` subsampled). The mean,
+    not the sum, is kymatio 0.3.0's convention (0.4 sums, which scales the
+    first and second orders by powers of 2).
+
+    Parameters
+    ----------
+    h_f : np.ndarray, shape (..., N)
+    n_periods : int > 0
+        Must divide ``N``.
+
+    Returns
+    -------
+    np.ndarray, shape (..., N // n_periods)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from modspec.filters import periodize_fourier
+    >>> periodize_fourier(np.arange(8.0), 2)
+    array([2., 3., 4., 5.])
+    """
+    n_periods = check_positive_int("n_periods", n_periods)
+    h_f = np.asarray(h_f)
+    if h_f.shape[-1] % n_periods:
+        raise ParameterError(f"n_periods={n_periods} does not divide the filter length {h_f.shape[-1]}")
+    return h_f.reshape(h_f.shape[:-1] + (n_periods, h_f.shape[-1] // n_periods)).mean(axis=-2)
+
+
+@functools.lru_cache(maxsize=16)
+def _scattering_filterbank(N, J, Q, T, r_psi, sigma0, alpha, P_max, eps):
+    g1 = _wavelet_geometry(J, Q[0], r_psi, sigma0, alpha)
+    g2 = _wavelet_geometry(J, Q[1], r_psi, sigma0, alpha)
+    log2_T = math.floor(math.log2(T))
+    psi1 = np.empty((len(g1.xi), N))
+    for n, (xi, sigma) in enumerate(zip(g1.xi.tolist(), g1.sigma.tolist())):
+        _morlet(N, xi, sigma, P_max, eps, out=psi1[n])
+    psi2 = np.empty((len(g2.xi), N))
+    for n, (xi, sigma) in enumerate(zip(g2.xi.tolist(), g2.sigma.tolist())):
+        _morlet(N, xi, sigma, P_max, eps, out=psi2[n])
+    phi_sigma = sigma0 / T
+    phi = _morlet(N, 0.0, phi_sigma, P_max, eps)
+    psi2_levels = np.array([max([j1 for j1 in g1.j.tolist() if j2 > j1], default=0) for j2 in g2.j.tolist()])
+    phi_levels = min(max(int(g1.j.max(initial=0)), int(g2.j.max(initial=0))), log2_T)
+    return ScatteringBank(
+        _readonly(psi1), _readonly(psi2), _readonly(phi), g1.xi, g1.sigma, g1.j, g2.xi, g2.sigma, g2.j,
+        _readonly(psi2_levels.astype(np.int64)), float(phi_sigma), phi_levels, log2_T, N, J, Q, T,
+    )
+
+
+def scattering_filterbank(N, J, Q=1, T=None, *, r_psi=_R_PSI, sigma0=0.1, alpha=5.0, P_max=5, eps=1e-7):
+    r"""The filters of a time scattering transform, as kymatio 0.3.0's ``scattering_filter_factory``.
+
+    First-order Morlet wavelets ψ1 (``Q1`` per octave), second-order ψ2
+    (``Q2`` per octave), both with geometry :func:`wavelet_geometry` down to
+    the bandwidth ``sigma0 / 2**J``, and a Gaussian low-pass φ of bandwidth
+    ``sigma0 / T``, each synthesised by :func:`morlet_1d` on ``N`` bins.
+
+    Parameters
+    ----------
+    N : int > 0
+        Number of frequency bins: the padded signal length (kymatio's ``N_padded``).
+    J : int > 0
+        Scale of the largest wavelet, ``2**J`` samples.
+    Q : int or tuple of int
+        Wavelets per octave: ``Q1`` (then ``Q2 = 1``) or ``(Q1, Q2)``.
+    T : int > 0 or None
+        Averaging scale of φ in samples (default ``2**J``).
+    r_psi, sigma0, alpha
+        See :func:`wavelet_geometry`.
+    P_max, eps
+        See :func:`morlet_1d`.
+
+    Returns
+    -------
+    ScatteringBank
+        Filters (float64, real, on ``np.fft.fftfreq(N)``) and their metadata.
+
+    Notes
+    -----
+    Memoised on its arguments; the arrays are read-only. Designing takes a
+    few hundred milliseconds for ``N = 2**17``, once per process.
+
+    Examples
+    --------
+    >>> from modspec.filters import scattering_filterbank
+    >>> bank = scattering_filterbank(2**13, 6, 8)
+    >>> bank.psi1_f.shape, bank.psi2_f.shape, bank.phi_f.shape, bank.Q, bank.T
+    ((38, 8192), (7, 8192), (8192,), (8, 1), 64)
+    """
+    N = check_positive_int("N", N)
+    J = _check_J(J)
+    Q = _check_Q(Q)
+    T = _check_T(T, J)
+    r_psi = check_real("r_psi", r_psi, positive=True)
+    if r_psi >= 1:
+        raise ParameterError(f"r_psi={r_psi!r} must be in (0, 1)")
+    eps = check_real("eps", eps, positive=True)
+    if eps >= 1:
+        raise ParameterError(f"eps={eps!r} must be in (0, 1)")
+    return _scattering_filterbank(
+        N, J, Q, T, r_psi, check_real("sigma0", sigma0, positive=True), check_real("alpha", alpha, positive=True),
+        check_positive_int("P_max", P_max), eps,
+    )

@@ -13,6 +13,7 @@ from modspec.features.modulation import (
     modulation_spectrum,
 )
 from modspec.features.preprocess import a_weight, log_compress, scale, standardize
+from modspec.features.scattering import scalogram, scattering, scattering_meta
 from modspec.features.spectral import (
     amplitude_to_db,
     melspectrogram,
@@ -34,6 +35,9 @@ __all__ = [
     "modulation_spectrum",
     "power_to_db",
     "scale",
+    "scalogram",
+    "scattering",
+    "scattering_meta",
     "sinc_filterbank",
     "spectrogram",
     "standardize",

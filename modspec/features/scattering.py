@@ -1,0 +1,411 @@
+r"""Wavelet scalogram and time scattering (kymatio 0.3.0's ``Scattering1D``).
+
+The scattering of a signal x at scale ``T`` is
+
+.. math::
+
+    S_0 x = x \star \phi, \quad
+    S_1 x(\lambda_1) = |x \star \psi_{\lambda_1}| \star \phi, \quad
+    S_2 x(\lambda_1, \lambda_2) = ||x \star \psi_{\lambda_1}| \star \psi_{\lambda_2}| \star \phi,
+
+with the Morlet wavelets and the Gaussian low-pass of
+:func:`modspec.filters.scattering_filterbank`, subsampled by ``2**floor(log2 T)``.
+The numbers are kymatio 0.3.0's (``out_type='array'``, same path order, same
+padding and border indices, the 0.3.0 energy convention); the work runs in
+:mod:`modspec.kernels.cpu_scattering`.
+"""
+
+import functools
+import math
+import numbers
+import warnings
+
+import numpy as np
+import scipy.fft
+
+from modspec import filters
+from modspec.errors import ParameterError, check_audio, check_sample_rate
+from modspec.features.spectral import _flatten_batch
+from modspec.kernels import cpu_scattering
+
+__all__ = ["scalogram", "scattering", "scattering_meta"]
+
+_SIGMA0 = 0.1
+
+
+def _check_max_order(max_order):
+    if isinstance(max_order, bool) or max_order not in (1, 2):
+        raise ParameterError(f"max_order={max_order!r} is not supported; use 1 or 2")
+    return int(max_order)
+
+
+def _check_oversampling(oversampling):
+    if isinstance(oversampling, bool) or not isinstance(oversampling, numbers.Integral) or oversampling < 0:
+        raise ParameterError(f"oversampling={oversampling!r} must be a non-negative integer (a power of 2 exponent)")
+    return int(oversampling)
+
+
+def _check_scales(n_samples, J, Q, T):
+    """Validated (J, (Q1, Q2), T) for signals of ``n_samples`` samples."""
+    J = filters._check_J(J)
+    Q = filters._check_Q(Q)
+    T_in = T
+    T = filters._check_T(T, J)
+    if 2**J > n_samples:
+        raise ParameterError(
+            f"J={J} is too large for signals of {n_samples} samples: the largest wavelet spans 2**J = {2**J} "
+            f"samples; use J <= {math.floor(math.log2(n_samples))} or a longer signal"
+        )
+    if T_in is not None and T > n_samples:
+        raise ParameterError(
+            f"T={T} is larger than the signal ({n_samples} samples); use T <= {n_samples} or a longer signal"
+        )
+    return J, Q, T
+
+
+@functools.lru_cache(maxsize=64)
+def _crossing(J, Q):
+    """Pairs (n1, n2) with j2 > j1 but xi2 >= xi1: second-order wavelets above their first-order one."""
+    g1, g2 = filters.wavelet_geometry(J, Q[0]), filters.wavelet_geometry(J, Q[1])
+    bad = (g2.j[None, :] > g1.j[:, None]) & (g2.xi[None, :] >= g1.xi[:, None])
+    return int(bad.sum())
+
+
+def _warn_crossing(J, Q, max_order):
+    n_bad = _crossing(J, Q) if max_order == 2 else 0
+    if n_bad:
+        warnings.warn(
+            f"J={J}, Q={Q}: {n_bad} second-order paths (j2 > j1) have a wavelet centred at or above their "
+            "first-order wavelet (xi2 >= xi1), which carries aliasing; kymatio 0.3.0 refuses this bank. "
+            "Use Q2 <= Q1", UserWarning, stacklevel=3,
+        )
+
+
+def _temporal_support(h_f, criterion=1e-3):
+    """kymatio's compute_temporal_support: smallest half-width holding all but ``criterion`` of |h|'s L1 mass."""
+    h = np.abs(scipy.fft.ifft(h_f))
+    half = h.shape[0] // 2
+    residual = np.cumsum(h[:half][::-1])[::-1]
+    below = np.flatnonzero(residual <= criterion)
+    if below.size:
+        return int(below[0]) + 1, True
+    return half, False
+
+
+def _smooth_ceil(n):
+    """Smallest 2^a 3^b 5^c >= n (a fast FFT length for pocketfft)."""
+    best = 1 << max(0, int(n - 1).bit_length())
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            m = p35
+            while m < n:
+                m *= 2
+            best = min(best, m)
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
+@functools.lru_cache(maxsize=64)
+def _kymatio_padding(n_samples, T):
+    """kymatio 0.3.0's (N_padded, pad_left) and whether the low-pass fits in the signal."""
+    phi_f = filters.morlet_1d(n_samples, 0.0, _SIGMA0 / T)
+    support, fits = _temporal_support(phi_f)
+    min_to_pad = 3 * support
+    J_max_support = int(np.floor(np.log2(3 * n_samples - 2)))
+    J_pad = min(int(np.ceil(np.log2(n_samples + 2 * min_to_pad))), J_max_support)
+    n_padded = 2**J_pad
+    return n_padded, (n_padded - n_samples) // 2, fits
+
+
+def _reach(dtype, *sigmas):
+    """Samples beyond which a cascade of Gaussian-windowed filters (bandwidths ``sigmas``) is negligible.
+
+    The sensitivity of a cascade of filters and moduli to the input at
+    distance d is bounded by the convolution of the filters' absolute values,
+    a Gaussian whose variance is the sum of theirs.
+    """
+    sigma_t = math.sqrt(sum((1.0 / (2 * np.pi * s)) ** 2 for s in sigmas))
+    return math.ceil(cpu_scattering.tail_sigmas(dtype) * sigma_t)
+
+
+def _compact(n_samples, need, step, residue):
+    """A shorter padded length: (n_padded, pad_left) with both pads >= need, pad_left = residue mod step."""
+    n_padded = step * _smooth_ceil(-(-(n_samples + 2 * need + step) // step))
+    extra = n_padded - n_samples
+    pad_left = residue + step * ((extra // 2 - residue) // step)
+    return n_padded, pad_left
+
+
+@functools.lru_cache(maxsize=64)
+def _scattering_geometry(n_samples, J, Q, T, max_order, dtype, compact=True):
+    """(n_samples, n_padded, pad_left) of the time scattering, and whether the low-pass fits in the signal.
+
+    kymatio reflect-pads to a power of two, often twice the signal. The result
+    depends only on the padding within the reach of the cascade of filters
+    (widest first- and second-order wavelets, low-pass), so a shorter
+    5-smooth length whose pads exceed that reach gives the same numbers (to
+    the rounding of ``dtype``) at less cost; it keeps kymatio's left pad
+    modulo the output subsampling so that output frames fall on the same
+    instants. kymatio's own length is kept when it is not longer.
+    """
+    n_padded, pad_left, fits = _kymatio_padding(n_samples, T)
+    if compact:
+        sigmas = [filters.wavelet_geometry(J, Q[0]).sigma.min(), _SIGMA0 / T]
+        if max_order == 2:
+            sigmas.append(filters.wavelet_geometry(J, Q[1]).sigma.min())
+        need = _reach(dtype, *sigmas)
+        step = 2 ** math.floor(math.log2(T))
+        n_short, pad_short = _compact(n_samples, need, step, pad_left % step)
+        pad_right = n_short - n_samples - pad_short
+        if n_short < n_padded and min(pad_short, pad_right) >= need and max(pad_short, pad_right) < n_samples:
+            n_padded, pad_left = n_short, pad_short
+    return (n_samples, n_padded, pad_left), fits
+
+
+@functools.lru_cache(maxsize=64)
+def _scalogram_geometry(n_samples, J, Q1, k, dtype):
+    """(n_samples, n_padded, pad_left) for a scalogram every 2**k samples, frames at multiples of 2**k."""
+    need = _reach(dtype, filters.wavelet_geometry(J, Q1).sigma.min())
+    step = 2**k
+    n_padded, pad_left = _compact(n_samples, need, step, 0)
+    return n_samples, n_padded, pad_left
+
+
+def _warn_support(fits, n_samples, T):
+    if not fits:
+        warnings.warn(
+            f"Signal support is too small to avoid border effects: the low-pass of T={T} is wider than "
+            f"half of the {n_samples} samples (kymatio warns alike)", UserWarning, stacklevel=3,
+        )
+
+
+def scattering(y, *, J, Q=1, T=None, max_order=2, oversampling=0):
+    r"""Time scattering coefficients of order 0, 1 (and 2): kymatio 0.3.0's ``Scattering1D``.
+
+    ``S0 = x * phi``, ``S1[n1] = |x * psi1[n1]| * phi`` and
+    ``S2[n1, n2] = ||x * psi1[n1]| * psi2[n2]| * phi`` for every ``n2`` with
+    ``j2 > j1``, subsampled by ``2**floor(log2 T)``, stacked along one axis
+    in kymatio's order (see :func:`scattering_meta`).
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (..., n_samples), float32 or float64
+        Signals, at least ``2**J`` (and ``T``) samples long.
+    J : int > 0
+        Scale of the largest wavelet, ``2**J`` samples.
+    Q : int or tuple of int
+        Wavelets per octave: ``Q1`` for the first order (``Q2 = 1``), or ``(Q1, Q2)``.
+    T : int > 0 or None
+        Averaging scale of the low-pass in samples, at most ``n_samples``
+        (default ``2**J``); the output is subsampled by ``2**floor(log2 T)``.
+    max_order : {1, 2}
+        Highest scattering order.
+    oversampling : int >= 0
+        Subsample ``2**oversampling`` times less (kymatio's ``oversampling``).
+
+    Returns
+    -------
+    np.ndarray, shape (..., n_paths, n_frames), dtype of ``y``
+        ``n_paths = 1 + n1 + n2_paths`` (kymatio's ``output_size()``),
+        ``n_frames = ceil(n_samples / 2**(floor(log2 T) - oversampling))``
+        (give or take one, as kymatio's border indices).
+
+    Raises
+    ------
+    ParameterError
+        A non-float or non-finite ``y``; J, Q, T not positive integers; J
+        too large for the signal (``2**J > n_samples``); ``T > n_samples``.
+
+    Warns
+    -----
+    UserWarning
+        When the low-pass is wider than the signal (kymatio's "Signal support
+        is too small to avoid border effects"), and when a second-order
+        wavelet lies above its first-order one (``Q2 > Q1`` at small Q;
+        kymatio refuses such banks).
+
+    See Also
+    --------
+    scattering_meta : the order, scales and filter indices of every path.
+    modspec.nn.Scattering1D : the same in torch, differentiable.
+
+    Notes
+    -----
+    Same numbers as kymatio 0.3.0 (float64: ~1e-14 relative to each order's
+    maximum; float32: ~3e-7), including its energy convention: a modulus
+    computed at the rate ``2**k`` (``k = min(j1, log2 T)`` at order 1) is
+    averaged by a low-pass periodised with a *mean*, which divides the path
+    by ``2**k`` (kymatio 0.4 sums instead).
+
+    Multirate and band-limited: each spectrum is multiplied by a wavelet over
+    the wavelet's band only and folded to the wavelet's alias-free rate
+    before a short inverse FFT; every first-order modulus feeds all of its
+    second-order paths; the final low-pass is a decimating FIR that computes
+    only the kept frames. The signal is reflect-padded as kymatio does, to a
+    shorter, fast FFT length when the filters' reach allows it (same numbers
+    to rounding). Runs on all cores. Filters are designed once per (length,
+    J, Q, T) and cached; numba compiles the kernels on the first call.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from modspec.features.scattering import scattering
+    >>> y = np.random.default_rng(0).standard_normal((2, 4096)).astype(np.float32)
+    >>> S = scattering(y, J=6, Q=8)
+    >>> S.shape, S.dtype
+    ((2, 126, 64), dtype('float32'))
+    """
+    check_audio(y)
+    n_samples = y.shape[-1]
+    J, Q, T = _check_scales(n_samples, J, Q, T)
+    max_order = _check_max_order(max_order)
+    oversampling = _check_oversampling(oversampling)
+    _warn_crossing(J, Q, max_order)
+    key, fits = _scattering_geometry(n_samples, J, Q, T, max_order, y.dtype)
+    _warn_support(fits, n_samples, T)
+    plan = cpu_scattering.scattering_plan(key, J, Q, T, max_order, oversampling, y.dtype)
+    y2, lead = _flatten_batch(y, 1)
+    out = cpu_scattering.scattering(y2, plan)
+    return out.reshape(lead + out.shape[1:])
+
+
+def scattering_meta(*, J, Q=1, T=None, max_order=2):
+    """What each path of :func:`scattering` is: order, filter indices, scales (kymatio's ``meta()``).
+
+    Parameters
+    ----------
+    J, Q, T, max_order
+        As :func:`scattering`.
+
+    Returns
+    -------
+    dict
+        ``'order'``: (n_paths,) int; ``'xi'``, ``'sigma'``: (n_paths, max_order)
+        centre frequencies and bandwidths in cycles per sample of the wavelets
+        at orders 1 and 2; ``'j'``, ``'n'``: (n_paths, max_order) their scales
+        and indices (n1, n2), as floats; NaN where a path has no such order;
+        ``'key'``: list of tuples ``()``, ``(n1,)``, ``(n1, n2)``.
+
+    Examples
+    --------
+    >>> from modspec.features.scattering import scattering_meta
+    >>> meta = scattering_meta(J=6, Q=8)
+    >>> meta['order'].shape, meta['key'][:3], meta['key'][-1]
+    ((126,), [(), (0,), (1,)], (32, 6))
+    """
+    J = filters._check_J(J)
+    Q = filters._check_Q(Q)
+    T = filters._check_T(T, J)
+    max_order = _check_max_order(max_order)
+    g1 = filters.wavelet_geometry(J, Q[0])
+    g2 = filters.wavelet_geometry(J, Q[1])
+    rows = [(0, (), (), (), ())]
+    second = []
+    for n1, (xi1, s1, j1) in enumerate(zip(g1.xi.tolist(), g1.sigma.tolist(), g1.j.tolist())):
+        rows.append((1, (xi1,), (s1,), (j1,), (n1,)))
+        if max_order < 2:
+            continue
+        for n2, (xi2, s2, j2) in enumerate(zip(g2.xi.tolist(), g2.sigma.tolist(), g2.j.tolist())):
+            if j2 > j1:
+                second.append((2, (xi1, xi2), (s1, s2), (j1, j2), (n1, n2)))
+    rows += second
+
+    def padded(field):
+        return np.array([row[field] + (math.nan,) * (max_order - len(row[field])) for row in rows], dtype=np.float64)
+
+    return {
+        "order": np.array([row[0] for row in rows]),
+        "xi": padded(1),
+        "sigma": padded(2),
+        "j": padded(3),
+        "n": padded(4),
+        "key": [row[4] for row in rows],
+    }
+
+
+def _check_hop(hop_length, n_samples):
+    if (
+        isinstance(hop_length, bool)
+        or not isinstance(hop_length, numbers.Integral)
+        or hop_length < 1
+        or hop_length & (hop_length - 1)
+        or hop_length > n_samples
+    ):
+        raise ParameterError(
+            f"hop_length={hop_length!r} must be a power of 2 between 1 and the signal length ({n_samples})"
+        )
+    return int(hop_length).bit_length() - 1
+
+
+def scalogram(y, *, J, Q=1, hop_length=1, sr=None):
+    r"""Wavelet scalogram ``|y * psi1[n]|``: the first-order wavelet modulus of the scattering.
+
+    The modulus of the signal filtered by each first-order Morlet wavelet of
+    :func:`scattering` (same J, Q; row ``n`` is the path ``(n,)`` of
+    :func:`scattering_meta`, before the low-pass), sampled every
+    ``hop_length`` samples: frame ``t`` is the modulus at sample
+    ``t * hop_length`` (exact samples of the full-rate modulus, not averaged).
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (..., n_samples), float32 or float64
+        Signals, at least ``2**J`` samples long.
+    J : int > 0
+        Scale of the largest wavelet, ``2**J`` samples.
+    Q : int or tuple of int
+        Wavelets per octave (``Q1``; a tuple's ``Q2`` is ignored here).
+    hop_length : int
+        Power of 2: samples between frames (1: full rate).
+    sr : float > 0 or None
+        Sample rate in Hz: centre frequencies in Hz; None: in cycles per sample.
+
+    Returns
+    -------
+    S : np.ndarray, shape (..., n_filters, n_frames), dtype of ``y``
+        ``n_frames = ceil(n_samples / hop_length)``; rows by *decreasing*
+        frequency (kymatio's filter order; flip both outputs to plot with
+        low frequencies at the bottom, or use ``origin='upper'``).
+    freqs : np.ndarray, shape (n_filters,), float64
+        Centre frequency of each row, in Hz if ``sr`` is given, else cycles per sample.
+
+    Raises
+    ------
+    ParameterError
+        Bad ``y``, J or Q; J too large for the signal; ``hop_length`` not a
+        power of 2 or longer than the signal.
+
+    Notes
+    -----
+    The signal is reflect-padded (as the scattering) beyond the reach of the
+    widest wavelet; each wavelet is applied over its band only, folded to the
+    frame rate before a short inverse FFT; all cores. A wavelet whose band
+    exceeds the frame rate's Nyquist frequency is still sampled exactly
+    (the modulus at those instants), but its frames alias any faster
+    envelope; use ``hop_length=1`` for a faithful picture of fast transients.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from modspec.features.scattering import scalogram
+    >>> t = np.arange(8192) / 16000
+    >>> y = np.sin(2 * np.pi * 1000 * t)
+    >>> S, freqs = scalogram(y, J=8, Q=8, hop_length=64, sr=16000)
+    >>> S.shape, round(float(freqs[S[:, 64].argmax()]))  # the wavelet nearest 1 kHz
+    ((54, 128), 1036)
+    """
+    check_audio(y)
+    n_samples = y.shape[-1]
+    J, Q, _ = _check_scales(n_samples, J, Q, None)
+    k = _check_hop(hop_length, n_samples)
+    sr = check_sample_rate("sr", sr, allow_none=True)
+    key = _scalogram_geometry(n_samples, J, Q[0], k, y.dtype)
+    plan = cpu_scattering.scalogram_plan(key, J, (Q[0], 1), None, k, y.dtype)
+    y2, lead = _flatten_batch(y, 1)
+    out = cpu_scattering.scalogram(y2, plan)
+    freqs = filters.wavelet_geometry(J, Q[0]).xi.copy()
+    if sr is not None:
+        freqs *= sr
+    return out.reshape(lead + out.shape[1:]), freqs
