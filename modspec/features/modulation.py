@@ -358,7 +358,10 @@ def modulation_filterbank(
     ...                       padding="valid", rectify="square").shape
     (2, 80, 20, 50)
     """
-    check_spectrogram(S)
+    # Finiteness is checked on the (smaller) output below: a NaN or inf that any
+    # filter reads makes its outputs non-finite, and reading S once more would
+    # cost as much as the filtering itself.
+    check_float_array("S", S, min_ndim=2)
     stride = check_positive_int("stride", stride)
     check_choice("padding", padding, PADDINGS)
     check_choice("kind", kind, KINDS)
@@ -387,6 +390,8 @@ def modulation_filterbank(
         centre = (kernel_size - 1) // 2
         through = x[:, centre : centre + (n_out - 1) * stride + 1 : stride]
         out = np.concatenate([through[:, None, :], out], axis=1)
+    if not np.isfinite(out).all():
+        raise ParameterError("S contains non-finite values (NaN or inf) where the modulation filters read it")
     return out.reshape(S.shape[:-1] + out.shape[1:])
 
 

@@ -15,6 +15,7 @@ intermediates fall out of cache; on this project's 2-core benchmark machine the
 staged version was 1.5-3x slower. Kernels with no FFT inside use ``prange``.
 """
 
+import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 import scipy.fft
+from llvmlite import ir
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 # About 64k samples of frames per block: the block and its spectrum stay in L2.
 _BLOCK_SAMPLES = 1 << 16
@@ -187,11 +191,395 @@ def stft_pipeline(y, window, hop, pad, reflect, n_frames, reduce, out, exponent=
 
 
 # --------------------------------------------------------------------------- strided correlation
+#
+# Two methods, both built on small matrix products (BLAS through np.dot: on the
+# 2-core benchmark machine 4-8x faster than numba loops doing the same).
+#
+# 'direct' multiplies frames (n_frames x K) by the taps (K x n_filters). For
+# symmetric filters the frames are folded first, x[j] + x[K-1-j], which halves
+# the products. Frames that do not overlap (stride >= K) are read in place.
+#
+# 'fft' is overlap-save that exploits the stride. With blocks of L = stride * P
+# samples, the decimated output of a block is the P-point inverse FFT of the
+# *folded* product spectrum
+#     Zdec[k] = 1/stride * sum_{m < stride} X[k + m P] conj(G[k + m P]),
+# bins above L/2 being the conjugates of their mirrors. For every bin k that is
+# a product (n_filters x stride) @ (stride x blocks), and only output-sized
+# P-point inverse FFTs remain. For linear-phase filters conj(G) is a real
+# amplitude times a phase shared by all filters: the phase is applied once to X
+# and the products are real (half the multiply-adds of complex ones).
+#
+# A cost model picks the method and P. Both run on the module's thread pool.
 
 _RECTIFIERS = (None, "relu", "abs", "square")
+_RECTIFY_CODES = {None: 0, "relu": 1, "abs": 2, "square": 3}
+# Computed indices are cast to unsigned: numba wraps negative signed indices, and
+# that check keeps copy loops from vectorising.
+_u = np.uintp
+# Multiply-adds per matrix product: OpenBLAS runs larger products on threads of
+# its own, which compete with this module's pool (10-100x slower when the machine
+# is busy).
+_MAX_PRODUCT = 1 << 18
+# Output samples per chunk of FFT blocks: a chunk's spectra stay in L2.
+_FFT_CHUNK_SAMPLES = 1 << 18
+# Cost model, ns, fitted on the 2-core benchmark machine: per multiply-add in a
+# matrix product, per sample copied into frames or written out, per point x
+# log2(n) of a forward and an inverse FFT, per round of FFT calls on a chunk.
+_COST_MAC = 1 / 45
+_COST_COPY = 0.3
+_COST_FFT = 0.16
+_COST_IFFT = 0.2
+_COST_CALL = 20e3
+_MAX_FFT_SIZE = 2048
+# Even FFT sizes 2^a 3^b 5^c: the block lengths P of the decimated output.
+_FFT_SIZES = sorted(
+    n for n in (2**a * 3**b * 5**c for a in range(1, 12) for b in range(5) for c in range(4)) if n <= _MAX_FFT_SIZE
+)
 
 
-def correlate(x, filters, stride=1, *, rectify=None):
+@numba.njit(cache=True, nogil=True)
+def _rectified(v, rectify):  # pragma: no cover
+    """v rectified: 1 relu, 2 abs, 3 square (0: v itself)."""
+    if rectify == 1:
+        return max(v, 0.0)
+    if rectify == 2:
+        return abs(v)
+    if rectify == 3:
+        return v * v
+    return v
+
+
+@numba.njit(cache=True, nogil=True)
+def _correlate_direct(x, taps_t, stride, kernel_size, symmetric, rectify, chunk, g0, g1, out):  # pragma: no cover
+    """Direct correlation of the global frames ``g0:g1`` (frame g: row g // n_out, time g % n_out).
+
+    ``taps_t`` is (width, n_filters): the filters transposed, or for
+    ``symmetric`` filters their first ceil(K/2) taps, which multiply the folded
+    frame x[j] + x[K-1-j] (the middle tap of an odd K is not folded). Chunks of
+    ``chunk`` frames are gathered into a matrix and multiplied by the taps in
+    one product, then transposed into the output.
+
+    """
+    width, n_filters = taps_t.shape
+    n_out = out.shape[2]
+    half = kernel_size // 2
+    frames = np.empty((chunk, width), dtype=x.dtype)
+    acc = np.empty((chunk, n_filters), dtype=x.dtype)
+    r0 = g0 // n_out
+    t0 = g0 - r0 * n_out
+    for c0 in range(g0, g1, chunk):
+        n = min(chunk, g1 - c0)
+        r, t = r0, t0
+        for i in range(n):
+            start = t * stride
+            if symmetric:
+                last = start + kernel_size - 1
+                for j in range(half):
+                    frames[i, j] = x[r, _u(start + j)] + x[r, _u(last - j)]
+                if kernel_size % 2:
+                    frames[i, half] = x[r, _u(start + half)]
+            else:
+                for j in range(kernel_size):
+                    frames[i, j] = x[r, _u(start + j)]
+            t += 1
+            if t == n_out:
+                r, t = r + 1, 0
+        np.dot(frames[:n], taps_t, acc[:n])
+        # One run per signal row the chunk touches.
+        i = 0
+        while i < n:
+            m = min(n - i, n_out - t0)
+            for f in range(n_filters):
+                for q in range(m):
+                    out[r0, f, _u(t0 + q)] = _rectified(acc[_u(i + q), f], rectify)
+            i += m
+            t0 += m
+            if t0 == n_out:
+                r0, t0 = r0 + 1, 0
+
+
+@intrinsic
+def _gemm_tn(typingctx, m, n, k, a, a_start, lda, b, c, c_start, ldc):
+    """C = A^T B in BLAS's column-major terms, on raw array memory (no copies, any lda).
+
+    A is (k x m) at ``a[a_start:]`` with leading dimension ``lda`` (>= k), B is
+    ``b`` (k x n, leading dimension k), C is (m x n) at ``c[c_start:]`` with
+    leading dimension ``ldc``; all flat, same float dtype. np.dot needs
+    contiguous operands; this calls the same BLAS entry point as numba's
+    np.dot (``numba_xxgemm`` of numba's helper library, scipy's BLAS behind it)
+    with explicit leading dimensions, so that frames that do not overlap are
+    read in place.
+    """
+    sig = numba.types.void(
+        numba.types.intp, numba.types.intp, numba.types.intp, a, numba.types.intp, numba.types.intp, b, c,
+        numba.types.intp, numba.types.intp,
+    )
+
+    def codegen(context, builder, signature, args):
+        m, n, k, a, a_start, lda, b, c, c_start, ldc = args
+        a_type, b_type, c_type = signature.args[3], signature.args[6], signature.args[7]
+        char = ir.IntType(8)
+        void_p = char.as_pointer()
+        intp = context.get_value_type(numba.types.intp)
+        # int numba_xxgemm(kind, transa, transb, m, n, k, *alpha, *a, lda, *b, ldb, *beta, *c, ldc)
+        args = [char, char, char, intp, intp, intp, void_p, void_p, intp, void_p, intp, void_p, void_p, intp]
+        fnty = ir.FunctionType(ir.IntType(32), args)
+        gemm = cgutils.get_or_insert_function(builder.module, fnty, "numba_xxgemm")
+        dtype = a_type.dtype
+        kind = ir.Constant(char, ord("s" if dtype == numba.types.float32 else "d"))
+        a_data = builder.gep(context.make_array(a_type)(context, builder, a).data, [a_start])
+        b_data = context.make_array(b_type)(context, builder, b).data
+        c_data = builder.gep(context.make_array(c_type)(context, builder, c).data, [c_start])
+        one = cgutils.alloca_once_value(builder, context.get_constant(dtype, 1.0))
+        zero = cgutils.alloca_once_value(builder, context.get_constant(dtype, 0.0))
+        builder.call(
+            gemm,
+            (kind, ir.Constant(char, ord("t")), ir.Constant(char, ord("n")), m, n, k,
+             builder.bitcast(one, void_p), builder.bitcast(a_data, void_p), lda,
+             builder.bitcast(b_data, void_p), k, builder.bitcast(zero, void_p),
+             builder.bitcast(c_data, void_p), ldc),
+        )
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@numba.njit(cache=True, nogil=True)
+def _correlate_strided(x, filters, stride, rectify, chunk, r0, r1, out):  # pragma: no cover
+    """Direct correlation of rows ``r0:r1`` when frames do not overlap (stride >= K).
+
+    The frames of a row are then a matrix with leading dimension ``stride``
+    inside x: one product per row (per ``chunk`` frames) reads them in place
+    and writes out[r] (filters x time) directly.
+    """
+    n_samples = x.shape[1]
+    n_filters, kernel_size = filters.shape
+    n_out = out.shape[2]
+    flat_x = x.ravel()
+    flat_out = out.ravel()
+    for r in range(r0, r1):
+        for t0 in range(0, n_out, chunk):
+            m = min(chunk, n_out - t0)
+            _gemm_tn(m, n_filters, kernel_size, flat_x, r * n_samples + t0 * stride, stride, filters, flat_out,
+                     r * n_filters * n_out + t0, n_out)
+        if rectify:
+            for f in range(n_filters):
+                for t in range(n_out):
+                    out[r, f, t] = _rectified(out[r, f, t], rectify)
+
+
+@numba.njit(cache=True, nogil=True)
+def _gather_blocks(x, hop, blocks_per_row, g0, frames):  # pragma: no cover
+    """frames[i] = x[r, b * hop : b * hop + L], zero-padded, for global block g0 + i = r * blocks_per_row + b."""
+    n_samples = x.shape[1]
+    length = frames.shape[1]
+    for i in range(frames.shape[0]):
+        r = (g0 + i) // blocks_per_row
+        start = (g0 + i - r * blocks_per_row) * hop
+        stop = min(length, n_samples - start)
+        for k in range(stop):
+            frames[i, k] = x[r, _u(start + k)]
+        for k in range(stop, length):
+            frames[i, k] = 0.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _fold_product(X, bins, phase, symmetric, factors, y, Z):  # pragma: no cover
+    """Z[k, f, b] = sum_m factors[k, f, m] * Y[k, m, b]: the folded product spectra of a chunk of blocks.
+
+    Y[k, m, b] is the full spectrum of block b at bin k + m P, read from the
+    rfft bins ``bins[m, k]`` (``X`` is (block, bin)) and conjugated where
+    mirrored (``phase`` then carries the conjugation as a sign of the imaginary
+    part: phase[m, k] = (c, s, sign) applies X -> (Xr + i sign Xi)(c + i s)).
+
+    Linear-phase filters: ``phase`` is the shared filter phase and ``factors``
+    the real amplitudes (n_bins, n_filters, stride). Others: ``phase`` is
+    (1, 0, sign), ``factors`` is [Cr | Ci] (n_bins, n_filters, 2 stride), and
+    the rows m + stride of Y hold i Y, so that one real product gives
+    Cr Y + Ci (i Y). Complex numbers are (re, im) pairs along the last axis of
+    ``y`` (n_bins, rows, 2 n_blocks) and ``Z`` (n_bins, n_filters, 2 n_blocks),
+    the real view of the complex spectra.
+    """
+    n_blocks = X.shape[0]
+    stride, n_bins = bins.shape
+    for k in range(n_bins):
+        for m in range(stride):
+            c, s, sign = phase[m, k, 0], phase[m, k, 1], phase[m, k, 2]
+            for b in range(n_blocks):
+                v = X[b, bins[m, k]]
+                im = sign * v.imag
+                y[k, m, 2 * b] = v.real * c - im * s
+                y[k, m, 2 * b + 1] = v.real * s + im * c
+                if not symmetric:
+                    y[k, m + stride, 2 * b] = -y[k, m, 2 * b + 1]
+                    y[k, m + stride, 2 * b + 1] = y[k, m, 2 * b]
+    rows = factors.shape[2]
+    if rows >= 4:
+        for k in range(n_bins):
+            np.dot(factors[k], y[k], Z[k])
+    else:
+        # A product with one or two terms per bin (stride 1) is cheaper in a loop.
+        width = y.shape[2]
+        for k in range(n_bins):
+            for f in range(factors.shape[1]):
+                a = factors[k, f, 0]
+                for q in range(width):
+                    Z[k, f, q] = a * y[k, 0, q]
+                for m in range(1, rows):
+                    a = factors[k, f, m]
+                    for q in range(width):
+                        Z[k, f, q] += a * y[k, m, q]
+
+
+@numba.njit(cache=True, nogil=True)
+def _scatter_blocks(y, blocks_per_row, n_valid, g0, rectify, out):  # pragma: no cover
+    """out[r, f, b * n_valid + t] = y[i, f, t] (t < n_valid, rectified) for global block g0 + i."""
+    n_out = out.shape[2]
+    for i in range(y.shape[0]):
+        r = (g0 + i) // blocks_per_row
+        t0 = (g0 + i - r * blocks_per_row) * n_valid
+        n = min(n_valid, n_out - t0)
+        for f in range(y.shape[1]):
+            for t in range(n):
+                out[r, f, _u(t0 + t)] = _rectified(y[i, f, t], rectify)
+
+
+def _is_symmetric(filters):
+    """Every filter equals its time reversal, exactly (linear phase)."""
+    return bool(np.array_equal(filters, filters[:, ::-1]))
+
+
+def _direct_cost(n_rows, n_out, n_filters, kernel_size, stride, symmetric):
+    """Modelled time (ns) of the direct method."""
+    width = (kernel_size + 1) // 2 if symmetric else kernel_size
+    copied = 0 if stride >= kernel_size and not symmetric else width + n_filters
+    return n_rows * n_out * (n_filters * width * _COST_MAC + copied * _COST_COPY)
+
+
+def _fft_plan(n_rows, n_out, n_filters, kernel_size, stride, symmetric):
+    """(modelled time in ns, P) of the cheapest FFT block length L = stride * P."""
+    best = (math.inf, 0)
+    terms = stride if symmetric else 2 * stride
+    for size in _FFT_SIZES:
+        length = stride * size
+        if length < kernel_size:
+            continue
+        n_valid = (length - kernel_size) // stride + 1
+        n_blocks = n_rows * -(-n_out // n_valid)
+        n_bins = size // 2 + 1
+        block = (
+            length * (_COST_COPY + _COST_FFT * math.log2(length))
+            + 2 * n_bins * n_filters * terms * _COST_MAC
+            + n_filters * (_COST_IFFT * size * math.log2(size) + n_valid * _COST_COPY)
+        )
+        # Filter spectra, and per chunk of blocks the FFT calls and a product per bin.
+        chunk = max(8, _FFT_CHUNK_SAMPLES // (n_filters * size))
+        fixed = n_filters * length * (_COST_FFT * math.log2(length) + terms / stride * _COST_COPY)
+        fixed += -(-n_blocks // chunk) * (_COST_CALL + n_bins * _COST_CALL / 50)
+        best = min(best, (n_blocks * block + fixed, size))
+        if n_blocks == n_rows:
+            break  # one block per row: longer blocks only add work
+    return best
+
+
+def _run_tasks(run, n_items, grain):
+    """run(lo, hi) over contiguous ranges of ``n_items``, on the calling thread and the pool's.
+
+    About eight ranges per thread, at least ``grain`` items each, handed out as
+    threads become free: when another process takes a core for a while, the
+    other threads do more of the work instead of waiting for it.
+    """
+    n_ranges = -(-n_items // grain)
+    n_workers = min(n_threads(), n_ranges)
+    if n_workers <= 1:
+        run(0, n_items)
+        return
+    bounds = np.linspace(0, n_items, min(n_ranges, 8 * n_workers) + 1).astype(int)
+    ranges = iter(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+    lock = threading.Lock()
+
+    def work():
+        while True:
+            with lock:
+                task = next(ranges, None)
+            if task is None:
+                return
+            run(*task)
+
+    futures = [_thread_pool().submit(work) for _ in range(n_workers - 1)]
+    work()
+    for future in futures:
+        future.result()
+
+
+def _fft_operands(filters, stride, size, symmetric, dtype):
+    """Fold tables and filter factors for blocks of L = stride * size.
+
+    Returns the rfft bin of every full-spectrum bin k + m P (k <= P/2), shape
+    (stride, n_bins); the phase table (stride, n_bins, 3) of
+    :func:`_fold_product`; and the filter factors (n_bins, n_filters, rows):
+    for linear-phase filters the real amplitudes A with
+    conj(G) = A e^{i pi n (K-1) / L}, else [Re | Im] of conj(G); divided by
+    ``stride``.
+    """
+    kernel_size = filters.shape[1]
+    length = stride * size
+    full = np.arange(size // 2 + 1)[None, :] + size * np.arange(stride)[:, None]
+    mirrored = full > length // 2
+    bins = np.where(mirrored, length - full, full)
+    # In the input's precision: float32 spectra add ~1e-7 relative error, float64 ones ~1e-16.
+    G = scipy.fft.rfft(filters, n=length, workers=n_threads())[:, bins]
+    G[:, mirrored] = G[:, mirrored].conj()
+    phase = np.zeros(bins.shape + (3,))
+    phase[..., 2] = np.where(mirrored, -1.0, 1.0)
+    if symmetric:
+        # e^{i pi n (K-1) / L}, the exponent reduced mod 2L in integers first.
+        shared = np.exp(1j * np.pi * ((full * (kernel_size - 1)) % (2 * length)) / length)
+        phase[..., 0], phase[..., 1] = shared.real, shared.imag
+        factors = (G * shared).real
+    else:
+        phase[..., 0] = 1.0
+        C = G.conj()
+        factors = np.concatenate([C.real, C.imag], axis=1)
+    factors = np.ascontiguousarray(factors.transpose(2, 0, 1) / stride, dtype=dtype)
+    return bins, np.ascontiguousarray(phase, dtype=dtype), factors
+
+
+def _correlate_fft(x, filters, stride, size, symmetric, rectify, out):
+    n_rows = x.shape[0]
+    n_filters, kernel_size = filters.shape
+    n_out = out.shape[2]
+    length = stride * size
+    n_valid = (length - kernel_size) // stride + 1
+    blocks_per_row = -(-n_out // n_valid)
+    bins, phase, factors = _fft_operands(filters, stride, size, symmetric, x.dtype)
+    n_bins = size // 2 + 1
+    complex_dtype = np.result_type(x.dtype, np.complex64)
+    # At least 8 blocks (16 columns in the fold's products) unless that passes _MAX_PRODUCT.
+    chunk = max(8, _FFT_CHUNK_SAMPLES // (n_filters * size))
+    chunk = max(1, min(chunk, _MAX_PRODUCT // (2 * n_filters * factors.shape[2])))
+
+    def run(lo, hi):
+        frames = np.empty((chunk, length), dtype=x.dtype)
+        # Flat buffers: the last, shorter chunk takes contiguous leading parts.
+        y_buffer = np.empty(n_bins * factors.shape[2] * 2 * chunk, dtype=x.dtype)
+        Z_buffer = np.empty(n_bins * n_filters * chunk, dtype=complex_dtype)
+        for g0 in range(lo, hi, chunk):
+            n = min(chunk, hi - g0)
+            _gather_blocks(x, stride * n_valid, blocks_per_row, g0, frames[:n])
+            X = scipy.fft.rfft(frames[:n], axis=-1, workers=1)
+            y = y_buffer[: n_bins * factors.shape[2] * 2 * n].reshape(n_bins, factors.shape[2], 2 * n)
+            Z = Z_buffer[: n_bins * n_filters * n].reshape(n_bins, n_filters, n)
+            _fold_product(X, bins, phase, symmetric, factors, y, Z.view(x.dtype))
+            # Block-major output (pocketfft copies lines either way): contiguous runs to scatter.
+            decimated = scipy.fft.irfft(Z.transpose(2, 1, 0), n=size, axis=-1, workers=1)
+            _scatter_blocks(decimated, blocks_per_row, n_valid, g0, rectify, out)
+
+    _run_tasks(run, n_rows * blocks_per_row, chunk)
+    return out
+
+
+def correlate(x, filters, stride=1, *, rectify=None, method=None):
     """Valid, strided cross-correlation of every row with every filter (torch's conv1d).
 
     ``out[r, f, t] = sum_j x[r, t * stride + j] * filters[f, j]``.
@@ -203,21 +591,52 @@ def correlate(x, filters, stride=1, *, rectify=None):
     stride : int > 0
     rectify : {None, 'relu', 'abs', 'square'}
         Applied to the output.
+    method : {None, 'direct', 'fft'}
+        Private, for tests and benchmarks: force a method. None picks the
+        cheaper one by a cost model.
 
     Returns
     -------
     np.ndarray, shape (n_rows, n_filters, (n_samples - kernel_size) // stride + 1)
+
+    Notes
+    -----
+    'direct' multiplies frames by the taps, 'fft' is strided overlap-save (see
+    the comment above this section); filters that equal their time reversal
+    exactly (sinc band-passes) take paths with half the multiply-adds in both.
+    Chunks of rows and blocks run on the module's thread pool.
     """
-    # Reference implementation (sliding windows @ filters); the fast kernels replace it.
-    kernel_size = filters.shape[1]
-    frames = np.lib.stride_tricks.sliding_window_view(x, kernel_size, axis=-1)[:, ::stride]
-    out = np.ascontiguousarray(np.matmul(frames, filters.T).transpose(0, 2, 1))
-    if rectify == "relu":
-        np.maximum(out, 0, out=out)
-    elif rectify == "abs":
-        np.abs(out, out=out)
-    elif rectify == "square":
-        np.square(out, out=out)
+    n_rows, n_samples = x.shape
+    n_filters, kernel_size = filters.shape
+    n_out = (n_samples - kernel_size) // stride + 1
+    x = np.ascontiguousarray(x)
+    filters = np.ascontiguousarray(filters, dtype=x.dtype)
+    symmetric = _is_symmetric(filters)
+    fft_cost, size = _fft_plan(n_rows, n_out, n_filters, kernel_size, stride, symmetric)
+    if method is None:
+        direct_cost = _direct_cost(n_rows, n_out, n_filters, kernel_size, stride, symmetric)
+        method = "direct" if direct_cost <= fft_cost else "fft"
+    out = np.empty((n_rows, n_filters, n_out), dtype=x.dtype)
+    code = _RECTIFY_CODES[rectify]
+    if method == "fft":
+        return _correlate_fft(x, filters, stride, size, symmetric, code, out)
+    if stride >= kernel_size and not symmetric:
+        # Frames do not overlap: read them in place (folding symmetric ones is faster still).
+        chunk = max(1, _MAX_PRODUCT // (kernel_size * n_filters))
+
+        def run(lo, hi):
+            _correlate_strided(x, filters, stride, code, chunk, lo, hi, out)
+
+        _run_tasks(run, n_rows, max(1, 4096 // n_out))  # some 4096 frames per range at least
+        return out
+    width = (kernel_size + 1) // 2 if symmetric else kernel_size
+    taps_t = np.ascontiguousarray(filters[:, :width].T)
+    chunk = max(8, min(256, _MAX_PRODUCT // (width * n_filters)))
+
+    def run(lo, hi):
+        _correlate_direct(x, taps_t, stride, kernel_size, symmetric, code, chunk, lo, hi, out)
+
+    _run_tasks(run, n_rows * n_out, chunk)
     return out
 
 
