@@ -16,7 +16,7 @@ from modspec.errors import (
     check_positive_int,
     check_power,
 )
-from modspec.features.spectral import _flatten_batch, _stft, power_to_db
+from modspec.features.spectral import _flatten_batch, _stft, band_support, power_to_db
 from modspec.kernels import cpu
 
 __all__ = ["harmonic_spectrogram", "sinc_filterbank"]
@@ -100,11 +100,7 @@ def _sparse_harmonic(sr, n_fft, n_harmonic, semitone_scale, Q, f0, dtype):
     bank = filters.harmonic(sr=sr, n_fft=n_fft, n_harmonic=n_harmonic, semitone_scale=semitone_scale, Q=Q,
                             f0=f0, dtype=dtype)
     weights = np.ascontiguousarray(bank.weights.reshape(-1, bank.weights.shape[-1]))
-    nonzero = weights != 0
-    has_bins = nonzero.any(axis=1)
-    starts = np.where(has_bins, nonzero.argmax(axis=1), 0).astype(np.int64)
-    stops = np.where(has_bins, weights.shape[1] - nonzero[:, ::-1].argmax(axis=1), 0).astype(np.int64)
-    return weights, starts, stops, bank.weights.shape[:2]
+    return (weights, *band_support(weights), bank.weights.shape[:2])
 
 
 def harmonic_spectrogram(

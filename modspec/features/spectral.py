@@ -172,11 +172,16 @@ def _sparse_mel(sr, n_fft, n_mels, fmin, fmax, htk, norm, dtype):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the caller's own filters.mel call warns
         weights = filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm, dtype=dtype)
+    return (weights, *band_support(weights))
+
+
+def band_support(weights):
+    """First and one-past-last non-zero column of every row of a (n_bands, n_freq) bank (0, 0 if empty)."""
     nonzero = weights != 0
     has_bins = nonzero.any(axis=1)
     starts = np.where(has_bins, nonzero.argmax(axis=1), 0).astype(np.int64)
     stops = np.where(has_bins, weights.shape[1] - nonzero[:, ::-1].argmax(axis=1), 0).astype(np.int64)
-    return weights, starts, stops
+    return starts, stops
 
 
 def melspectrogram(
