@@ -24,12 +24,14 @@ from modspec.errors import (
 )
 
 __all__ = [
+    "FrequentialBank",
     "HarmonicBank",
     "ScatteringBank",
     "SincBank",
     "WaveletGeometry",
     "a_weighting",
     "fft_frequencies",
+    "frequential_filterbank",
     "get_window",
     "harmonic",
     "harmonic_f0",
@@ -835,6 +837,52 @@ class ScatteringBank(NamedTuple):
     T: int
 
 
+
+class FrequentialBank(NamedTuple):
+    """The log-frequency filters of joint time-frequency scattering, in the Fourier domain.
+
+    They filter along the first-order wavelet index ``n1`` of a scalogram
+    (zero-padded to ``N`` rows), as kymatio's development branch
+    (``TimeFrequencyScattering.filters_fr``).
+
+    Attributes
+    ----------
+    phi_f : np.ndarray, shape (N,), float64
+        Gaussian low-pass of width ``F`` rows (bandwidth ``sigma0 / F``): the
+        frequential averaging of the spinned paths, kymatio's ``filters_fr[0]``.
+    psi_f : np.ndarray, shape (n_fr, N), float64
+        Row 0: the spin-0 low-pass of width ``2**J_fr`` rows; then the Morlet
+        wavelets of spin +1 (``xi > 0``, decreasing), then the same with
+        spin -1 (``-xi``): kymatio's ``filters_fr[1]`` (index ``n_fr``).
+    xi, sigma : np.ndarray, shape (n_fr,), float64
+        Centre frequency (signed; 0 for row 0) and bandwidth, in cycles per row.
+    j : np.ndarray, shape (n_fr,), int64
+        Subsampling scale of each filter (``J_fr`` for row 0).
+    spin : np.ndarray, shape (n_fr,), int64
+        Sign of ``xi``: 0, +1 or -1.
+    N, J_fr, Q_fr, F : int
+        The design parameters (``F`` after its default ``2**J_fr``).
+    log2_F : int
+        ``floor(log2(F))``: the frequential subsampling of averaged paths.
+    """
+
+    phi_f: np.ndarray
+    psi_f: np.ndarray
+    xi: np.ndarray
+    sigma: np.ndarray
+    j: np.ndarray
+    spin: np.ndarray
+    N: int
+    J_fr: int
+    Q_fr: int
+    F: int
+    log2_F: int
+
+    def phi_level(self, k):
+        """``phi_f`` for rows subsampled by ``2**k``, periodised with a *sum* (kymatio 0.4's convention)."""
+        return self.phi_f.reshape(2**k, -1).sum(axis=0)
+
+
 def _check_Q(Q):
     """(Q1, Q2) from an int Q (Q2 = 1, as kymatio) or a 1- or 2-tuple of positive ints."""
     if isinstance(Q, (tuple, list)) and 1 <= len(Q) <= 2:
@@ -1159,4 +1207,74 @@ def scattering_filterbank(N, J, Q=1, T=None, *, r_psi=_R_PSI, sigma0=0.1, alpha=
     return _scattering_filterbank(
         N, J, Q, T, r_psi, check_real("sigma0", sigma0, positive=True), check_real("alpha", alpha, positive=True),
         check_positive_int("P_max", P_max), eps,
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _frequential_filterbank(N, J_fr, Q_fr, F, r_psi, sigma0, alpha, P_max, eps):
+    geometry = _wavelet_geometry(J_fr, Q_fr, r_psi, sigma0, alpha)
+    xis = [0.0] + geometry.xi.tolist() + (-geometry.xi).tolist()
+    sigmas = [sigma0 / 2**J_fr] + geometry.sigma.tolist() * 2
+    js = [J_fr] + geometry.j.tolist() * 2
+    psi = np.empty((len(xis), N))
+    for n, (xi, sigma) in enumerate(zip(xis, sigmas)):
+        _morlet(N, xi, sigma, P_max, eps, out=psi[n])
+    return FrequentialBank(
+        _readonly(_morlet(N, 0.0, sigma0 / F, P_max, eps)), _readonly(psi),
+        _readonly(np.array(xis)), _readonly(np.array(sigmas)), _readonly(np.array(js, dtype=np.int64)),
+        _readonly(np.sign(xis).astype(np.int64)), N, J_fr, Q_fr, F, int(math.floor(math.log2(F))),
+    )
+
+
+def frequential_filterbank(N, J_fr, Q_fr=1, F=None, *, r_psi=_R_PSI, sigma0=0.1, alpha=5.0, P_max=5, eps=1e-7):
+    r"""The log-frequency filters of joint time-frequency scattering (kymatio's development branch).
+
+    Morlet wavelets along the first-order wavelet index of a scalogram:
+    ``Q_fr`` per octave (geometry :func:`wavelet_geometry` with ``J_fr``),
+    each with spin +1 (``xi > 0``) and spin -1 (``-xi``), after a spin-0
+    Gaussian low-pass of width ``2**J_fr`` rows; and the Gaussian low-pass
+    φ of width ``F`` rows that averages the spinned paths.
+
+    Parameters
+    ----------
+    N : int > 0
+        Number of frequency bins: the zero-padded number of rows (kymatio's ``N_padded_fr``).
+    J_fr : int > 0
+        Scale of the largest frequential wavelet, ``2**J_fr`` rows.
+    Q_fr : int > 0
+        Frequential wavelets per octave.
+    F : int > 0 or None
+        Frequential averaging width in rows (default ``2**J_fr``).
+    r_psi, sigma0, alpha
+        See :func:`wavelet_geometry`.
+    P_max, eps
+        See :func:`morlet_1d`.
+
+    Returns
+    -------
+    FrequentialBank
+        Filters (float64, real, on ``np.fft.fftfreq(N)``) and their metadata.
+
+    Examples
+    --------
+    >>> from modspec.filters import frequential_filterbank
+    >>> bank = frequential_filterbank(88, 2)
+    >>> bank.psi_f.shape, bank.spin.tolist(), bank.F
+    ((7, 88), [0, 1, 1, 1, -1, -1, -1], 4)
+    """
+    N = check_positive_int("N", N)
+    J_fr = check_positive_int("J_fr", J_fr)
+    Q_fr = check_positive_int("Q_fr", Q_fr)
+    F = 2**J_fr if F is None else check_positive_int("F", F)
+    if N % 2**J_fr:
+        raise ParameterError(f"N={N} must be a multiple of 2**J_fr = {2**J_fr}")
+    r_psi = check_real("r_psi", r_psi, positive=True)
+    if r_psi >= 1:
+        raise ParameterError(f"r_psi={r_psi!r} must be in (0, 1)")
+    eps = check_real("eps", eps, positive=True)
+    if eps >= 1:
+        raise ParameterError(f"eps={eps!r} must be in (0, 1)")
+    return _frequential_filterbank(
+        N, J_fr, Q_fr, F, r_psi, check_real("sigma0", sigma0, positive=True),
+        check_real("alpha", alpha, positive=True), check_positive_int("P_max", P_max), eps,
     )

@@ -13,7 +13,7 @@ from modspec.features.modulation import (
     modulation_spectrum,
 )
 from modspec.features.preprocess import a_weight, log_compress, scale, standardize
-from modspec.features.scattering import scalogram, scattering, scattering_meta
+from modspec.features.scattering import jtfs, jtfs_meta, jtfs_tensor, scalogram, scattering, scattering_meta
 from modspec.features.spectral import (
     amplitude_to_db,
     melspectrogram,
@@ -28,6 +28,9 @@ __all__ = [
     "envelope",
     "harmonic_spectrogram",
     "instance_normalize",
+    "jtfs",
+    "jtfs_meta",
+    "jtfs_tensor",
     "log_compress",
     "melspectrogram",
     "modulation_filterbank",

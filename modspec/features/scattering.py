@@ -26,9 +26,9 @@ import scipy.fft
 from modspec import filters
 from modspec.errors import ParameterError, check_audio, check_sample_rate
 from modspec.features.spectral import _flatten_batch
-from modspec.kernels import cpu_scattering
+from modspec.kernels import cpu_jtfs, cpu_scattering
 
-__all__ = ["scalogram", "scattering", "scattering_meta"]
+__all__ = ["jtfs", "jtfs_meta", "jtfs_tensor", "scalogram", "scattering", "scattering_meta"]
 
 _SIGMA0 = 0.1
 
@@ -409,3 +409,335 @@ def scalogram(y, *, J, Q=1, hop_length=1, sr=None):
     if sr is not None:
         freqs *= sr
     return out.reshape(lead + out.shape[1:]), freqs
+
+
+# --------------------------------------------------------------------------- joint time-frequency scattering
+
+_FORMATS = ("time", "joint")
+
+
+def _jtfs_n_fr(J, Q1, J_fr, F):
+    """kymatio's N_padded_fr: (J + 1) Q1 rows plus 8 min(F, 2**J_fr), rounded down to a multiple of 2**J_fr."""
+    n_input = (J + 1) * Q1
+    return (n_input + 8 * min(F, 2**J_fr)) // 2**J_fr * 2**J_fr
+
+
+def _check_jtfs(n_samples, J, Q, T, J_fr, Q_fr, F, format):
+    """Validated (J, (Q1, Q2), T, J_fr, Q_fr, F, n_fr_padded) of a jTFS; n_samples=None skips the length checks."""
+    if n_samples is None:
+        J, Q, T = filters._check_J(J), filters._check_Q(Q), filters._check_T(T, filters._check_J(J))
+    else:
+        J, Q, T = _check_scales(n_samples, J, Q, T)
+    if isinstance(J_fr, bool) or not isinstance(J_fr, numbers.Integral) or J_fr < 1:
+        raise ParameterError(f"J_fr={J_fr!r} must be a positive integer (the largest frequential scale is 2**J_fr rows)")
+    if isinstance(Q_fr, bool) or not isinstance(Q_fr, numbers.Integral) or Q_fr < 1:
+        raise ParameterError(f"Q_fr={Q_fr!r} must be a positive integer (frequential wavelets per octave)")
+    n_input = (J + 1) * Q[0]
+    if F is None:
+        F = 2**J_fr
+    elif isinstance(F, bool) or not isinstance(F, numbers.Integral) or not 1 <= F <= n_input:
+        raise ParameterError(
+            f"F={F!r} must be None (2**J_fr) or an integer from 1 to (J + 1) * Q1 = {n_input} "
+            "(the frequential averaging width, in first-order wavelets)"
+        )
+    if 2**J_fr > n_input:
+        raise ParameterError(f"J_fr={J_fr} is too large: 2**J_fr must not exceed (J + 1) * Q1 = {n_input}")
+    if format not in _FORMATS:
+        raise ParameterError(f"format={format!r} is not one of {_FORMATS}")
+    if format == "joint" and F > 2**J_fr:
+        raise ParameterError(
+            f"format='joint' needs F <= 2**J_fr (got F={F}, J_fr={J_fr}): the spin-0 paths are subsampled by "
+            "2**J_fr and the others by F, so they do not stack; use format='time'"
+        )
+    g1, g2 = filters.wavelet_geometry(J, Q[0]), filters.wavelet_geometry(J, Q[1])
+    used = [int(j2) for j2 in g2.j if (g1.j < j2).any()]
+    log2_T = math.floor(math.log2(T))
+    if used and max(used) > log2_T:
+        raise ParameterError(
+            f"T={T} is too small for J={J}: second-order wavelets are subsampled by up to 2**{max(used)}, "
+            f"more than the output's 2**{log2_T}; use T >= {2 ** max(used)}"
+        )
+    return J, Q, T, int(J_fr), int(Q_fr), int(F), _jtfs_n_fr(J, Q[0], J_fr, F)
+
+
+@functools.lru_cache(maxsize=32)
+def _jtfs_layout(J, Q, T, J_fr, Q_fr, F, n_fr_padded):
+    """The paths of a jTFS in kymatio's output order: (order, n2, n_fr, n1_max, n1_stride) per path."""
+    g1, g2 = filters.wavelet_geometry(J, Q[0]), filters.wavelet_geometry(J, Q[1])
+    bank_fr = filters.frequential_filterbank(n_fr_padded, J_fr, Q_fr, F)
+    log2_F = bank_fr.log2_F
+
+    def stride(n_fr):
+        return 2 ** int(bank_fr.j[n_fr]) if bank_fr.spin[n_fr] == 0 else 2**log2_F
+
+    n1_count = len(g1.xi)
+    paths = [(1, None, n_fr, n1_count, stride(n_fr)) for n_fr in range(len(bank_fr.xi)) if bank_fr.spin[n_fr] >= 0]
+    for n2, j2 in enumerate(g2.j.tolist()):
+        m = int((g1.j < j2).sum())
+        if m:
+            paths += [(2, n2, n_fr, m, stride(n_fr)) for n_fr in range(len(bank_fr.xi))]
+    return tuple(paths)
+
+
+def jtfs(y, *, J, J_fr, Q, Q_fr=1, T=None, F=None, format="time", compact=True):
+    r"""Joint time-frequency scattering (jTFS): kymatio's ``TimeFrequencyScattering`` (development branch).
+
+    The scalogram ``U1[n1](t) = |y * psi1[n1]|`` is filtered jointly in time
+    and in log-frequency (along ``n1``):
+
+    - order 0: ``y * phi_T``;
+    - order 1: ``|S1 * psi_fr[n_fr]|`` along ``n1`` with ``S1 = U1 * phi_T``,
+      for the spin-0 low-pass and the spin +1 wavelets;
+    - order 2: ``||U1 * psi2[n2]| * psi_fr[n_fr]| * phi_T`` (time, then
+      log-frequency, modulus, then averaged in time) for every second-order
+      wavelet with ``j2 > j1`` and every frequential filter of both spins,
+
+    then averaged along ``n1`` by a low-pass of width ``F`` (spinned paths)
+    and subsampled: by ``2**floor(log2 T)`` in time, by ``2**floor(log2 F)``
+    (``2**J_fr`` for spin 0) along ``n1``.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (..., n_samples), float32 or float64
+        Signals, at least ``2**J`` (and ``T``) samples long.
+    J : int > 0
+        Scale of the largest temporal wavelet, ``2**J`` samples.
+    J_fr : int > 0
+        Scale of the largest frequential wavelet, ``2**J_fr`` first-order
+        wavelets (``2**J_fr <= (J + 1) Q1``).
+    Q : int or tuple of int
+        Temporal wavelets per octave: ``Q1`` (then ``Q2 = 1``) or ``(Q1, Q2)``.
+    Q_fr : int > 0
+        Frequential wavelets per octave.
+    T : int > 0 or None
+        Temporal averaging scale in samples (default ``2**J``).
+    F : int > 0 or None
+        Frequential averaging scale in first-order wavelets (default ``2**J_fr``).
+    format : {'time', 'joint'}
+        ``'time'``: one row per path ``(n1[, n2], n_fr)``, orders 0, 1, 2.
+        ``'joint'``: one time-frequency image per path ``(n_fr,)`` or
+        ``(n2, n_fr)``, orders 1 and 2 (needs ``F <= 2**J_fr``).
+    compact : bool
+        Reflect-pad to a shorter length beyond the filters' reach (same
+        numbers to rounding, faster); False pads exactly as kymatio.
+
+    Returns
+    -------
+    np.ndarray, dtype of ``y``
+        ``format='time'``: shape (..., n_paths, n_frames), rows in kymatio's
+        array order (order 0; order 1 by n_fr then n1; order 2 by n2, n_fr,
+        n1). ``format='joint'``: shape (..., n_paths, n_rows, n_frames); the
+        log-frequency axis is not unpadded, as kymatio (row ``i`` is
+        ``n1 = i * n1_step``; rows at ``n1 >= n1_stop`` hold the small
+        response of the zero padding). :func:`jtfs_meta` describes each path.
+
+    Raises
+    ------
+    ParameterError
+        Bad ``y``, J, Q, T (as :func:`scattering`), J_fr, Q_fr, F or format;
+        ``T`` below the subsampling of the second-order wavelets;
+        ``format='joint'`` with ``F > 2**J_fr``.
+
+    See Also
+    --------
+    jtfs_meta : the order, spin, indices and scales of each path.
+    jtfs_tensor : Raghavan's 3-D input: S2 / S1, the stronger spin.
+    modspec.nn.TimeFrequencyScattering : the same in torch, differentiable.
+
+    Notes
+    -----
+    Same numbers as kymatio's development branch (0.4.0.dev0; float64
+    ~1e-15 relative to each order's maximum with ``compact=False``), with
+    its energy convention (filters of subsampled signals are periodised
+    with a *sum*; :func:`scattering` follows 0.3.0's mean) and its labelling
+    of the spin-0 rows by multiples of ``2**J_fr`` even when ``F`` subsamples
+    them more finely.
+
+    The frequential filtering of a block of ``m`` rows (zero-padding, FFT,
+    wavelet, subsampling, inverse FFT) is a fixed complex matrix; all the
+    filters' matrices are stacked so that each second-order block is one
+    BLAS product. First-order moduli are computed once, at their alias-free
+    rate, and feed every second-order wavelet.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from modspec.features.scattering import jtfs, jtfs_meta
+    >>> y = np.random.default_rng(0).standard_normal(4096)
+    >>> S = jtfs(y, J=6, J_fr=2, Q=(8, 2))
+    >>> meta = jtfs_meta(J=6, J_fr=2, Q=(8, 2))
+    >>> S.shape, len(meta['key']), meta['key'][1], sorted(set(meta['spin'][meta['order'] == 2].tolist()))
+    ((447, 64), 447, (0, 0), [-1.0, 0.0, 1.0])
+    """
+    check_audio(y)
+    n_samples = y.shape[-1]
+    J, Q, T, J_fr, Q_fr, F, n_fr_padded = _check_jtfs(n_samples, J, Q, T, J_fr, Q_fr, F, format)
+    key, fits = _scattering_geometry(n_samples, J, Q, T, 2, y.dtype, bool(compact))
+    _warn_support(fits, n_samples, T)
+    plan = cpu_jtfs.jtfs_plan(key, J, Q, T, J_fr, Q_fr, F, n_fr_padded, y.dtype)
+    y2, lead = _flatten_batch(y, 1)
+    S0, paths = cpu_jtfs.jtfs(y2, plan)
+    if format == "joint":
+        out = np.stack([coef for *_, coef, _, _ in paths], axis=1)
+        return out.reshape(lead + out.shape[1:])
+    rows = [S0[:, None]]
+    for *_, coef, n1_max, stride in paths:
+        rows.append(coef[:, : len(range(0, n1_max, stride))])
+    out = np.concatenate(rows, axis=1)
+    return out.reshape(lead + out.shape[1:])
+
+
+def jtfs_meta(*, J, J_fr, Q, Q_fr=1, T=None, F=None, format="time"):
+    """What each path of :func:`jtfs` is, in the order of its output.
+
+    Parameters
+    ----------
+    J, J_fr, Q, Q_fr, T, F, format
+        As :func:`jtfs`.
+
+    Returns
+    -------
+    dict
+        One entry per output path (``format='time'``: per row; ``'joint'``:
+        per image):
+
+        - ``'order'``: (C,) int, 0, 1 or 2;
+        - ``'key'``: list of tuples, kymatio's path keys: ``()``,
+          ``(n1, n_fr)``, ``(n1, n2, n_fr)`` (time) or ``(n_fr,)``,
+          ``(n2, n_fr)`` (joint);
+        - ``'n'``: (C, 2) float, ``(n1, n2)`` (time) or ``(nan, n2)`` (joint);
+        - ``'n_fr'``: (C,) float, the frequential filter index;
+        - ``'xi'``, ``'sigma'``, ``'j'``: (C, 2) float, centre frequency and
+          bandwidth in cycles per sample and scale of the temporal wavelets at
+          orders 1 and 2 (column 0 is NaN in ``'joint'``, where n1 varies);
+        - ``'xi_fr'``, ``'sigma_fr'``, ``'j_fr'``: (C,) float, the same for the
+          frequential filter, in cycles per first-order wavelet;
+        - ``'spin'``: (C,) float, the sign of ``xi_fr``: 0, +1 (up), -1 (down);
+        - ``'joint'`` only: ``'n1_start'``, ``'n1_stop'``, ``'n1_step'``: (C,) int,
+          the ``n1`` of the image rows (``range(start, stop, step)``).
+
+        NaN where a path has no such filter (order 0, or no second order).
+
+    Examples
+    --------
+    >>> from modspec.features.scattering import jtfs_meta
+    >>> meta = jtfs_meta(J=6, J_fr=2, Q=(8, 2), format='joint')
+    >>> len(meta['key']), meta['key'][:2], int(meta['n1_step'][0]), int(meta['n1_stop'][0])
+    (67, [(0,), (1,)], 4, 38)
+    """
+    J, Q, T, J_fr, Q_fr, F, n_fr_padded = _check_jtfs(None, J, Q, T, J_fr, Q_fr, F, format)
+    g1, g2 = filters.wavelet_geometry(J, Q[0]), filters.wavelet_geometry(J, Q[1])
+    bank_fr = filters.frequential_filterbank(n_fr_padded, J_fr, Q_fr, F)
+    nan = math.nan
+    rows = []  # (order, key, n1, n2, n_fr, n1 range)
+    if format == "time":
+        rows.append((0, (), nan, nan, nan, None))
+    for order, n2, n_fr, n1_max, stride in _jtfs_layout(J, Q, T, J_fr, Q_fr, F, n_fr_padded):
+        n2v = nan if n2 is None else n2
+        tail = (n_fr,) if n2 is None else (n2, n_fr)
+        if format == "joint":
+            rows.append((order, tail, nan, n2v, n_fr, range(0, n1_max, stride)))
+        else:
+            rows += [(order, (n1,) + tail, n1, n2v, n_fr, None) for n1 in range(0, n1_max, stride)]
+    meta = {
+        "order": np.array([r[0] for r in rows]),
+        "key": [r[1] for r in rows],
+        "n": np.array([[r[2], r[3]] for r in rows], dtype=np.float64),
+        "n_fr": np.array([r[4] for r in rows], dtype=np.float64),
+    }
+    for field in ("xi", "sigma", "j"):
+        column = np.full((len(rows), 2), nan)
+        for order, geometry in enumerate((g1, g2)):
+            index = meta["n"][:, order]
+            ok = ~np.isnan(index)
+            column[ok, order] = np.asarray(getattr(geometry, field), dtype=np.float64)[index[ok].astype(int)]
+        meta[field] = column
+        fr = np.full(len(rows), nan)
+        ok = ~np.isnan(meta["n_fr"])
+        fr[ok] = np.asarray(getattr(bank_fr, field), dtype=np.float64)[meta["n_fr"][ok].astype(int)]
+        meta[field + "_fr"] = fr
+    meta["spin"] = np.sign(meta["xi_fr"])
+    if format == "joint":
+        meta["n1_start"] = np.array([r[5].start for r in rows])
+        meta["n1_stop"] = np.array([r[5].stop for r in rows])
+        meta["n1_step"] = np.array([r[5].step for r in rows])
+    return meta
+
+
+def jtfs_tensor(y, *, J, J_fr, Q, Q_fr=1, T=None, F=None, eps=1e-10, return_spin=False, compact=True):
+    r"""Raghavan's jTFS input for a 3-D CNN: S2 normalised by S1, the spin with the larger energy.
+
+    From :func:`jtfs` (``format='time'``): every spinned second-order path
+    ``(n1, n2, n_fr)`` is divided by the first-order spin-0 coefficient of the
+    same ``n1`` (the scalogram averaged in time and log-frequency), which
+    keeps only the temporal and frequential *variation*; the ratios are
+    averaged over ``n1``. Of the two spins (up, down), the one whose
+    second-order paths carry more energy (sum of squares, per signal) is kept.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (..., n_samples), float32 or float64
+    J, J_fr, Q, Q_fr, T, F, compact
+        As :func:`jtfs`.
+    eps : float >= 0
+        Added to S1 before dividing, relative to each signal's largest S1.
+    return_spin : bool
+        Also return the spin kept for each signal.
+
+    Returns
+    -------
+    tensor : np.ndarray, shape (..., n_frames, n_temporal_scales, n_frequential_scales)
+        ``n_temporal_scales``: second-order wavelets ``n2`` with any ``j1 < j2``
+        (increasing scale); ``n_frequential_scales``: frequential wavelets of
+        one spin (increasing scale).
+    spin : np.ndarray, shape (...), int8
+        +1 or -1, only with ``return_spin=True``.
+
+    Raises
+    ------
+    ParameterError
+        As :func:`jtfs`; a negative ``eps``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from modspec.features.scattering import jtfs_tensor
+    >>> t = np.arange(8192) / 8000
+    >>> up = np.sin(2 * np.pi * 100 * (2 ** (4 * t) - 1) / (4 * np.log(2)))  # glissando up
+    >>> X, spin = jtfs_tensor(up, J=6, J_fr=2, Q=(8, 2), return_spin=True)
+    >>> X.shape, int(spin)
+    ((128, 9, 3), 1)
+    """
+    eps = float(eps)
+    if not eps >= 0:
+        raise ParameterError(f"eps={eps!r} must be >= 0")
+    S = jtfs(y, J=J, J_fr=J_fr, Q=Q, Q_fr=Q_fr, T=T, F=F, format="time", compact=compact)
+    meta = jtfs_meta(J=J, J_fr=J_fr, Q=Q, Q_fr=Q_fr, T=T, F=F, format="time")
+    order, spin_of, n = meta["order"], meta["spin"], meta["n"]
+    first = np.flatnonzero((order == 1) & (spin_of == 0))
+    first_n1 = n[first, 0]
+    S1 = S[..., first, :]
+    S1 = S1 + eps * S1.max(axis=(-2, -1), keepdims=True)
+    n2_values = sorted(set(n[order == 2, 1].astype(int).tolist()))
+    n_fr_pos = sorted(set(meta["n_fr"][(order == 2) & (spin_of == 1)].astype(int).tolist()))
+    n_fr_neg = sorted(set(meta["n_fr"][(order == 2) & (spin_of == -1)].astype(int).tolist()))
+    lead, n_frames = S.shape[:-2], S.shape[-1]
+    tensors, energies = [], []
+    for n_frs in (n_fr_pos, n_fr_neg):
+        tensor = np.zeros(lead + (n_frames, len(n2_values), len(n_frs)), dtype=S.dtype)
+        energy = np.zeros(lead, dtype=np.float64)
+        for a, n2 in enumerate(n2_values):
+            for b, n_fr in enumerate(n_frs):
+                rows = np.flatnonzero((order == 2) & (n[:, 1] == n2) & (meta["n_fr"] == n_fr))
+                # The first-order row of the same n1 (the nearest on its grid when the strides differ).
+                nearest = np.abs(first_n1[None, :] - n[rows, 0][:, None]).argmin(axis=1)
+                S2 = S[..., rows, :]
+                energy += (S2.astype(np.float64) ** 2).sum(axis=(-2, -1))
+                tensor[..., :, a, b] = (S2 / S1[..., nearest, :]).mean(axis=-2)
+        tensors.append(tensor)
+        energies.append(energy)
+    up = energies[0] >= energies[1]
+    out = np.where(up[..., None, None, None], tensors[0], tensors[1])
+    if return_spin:
+        return out, np.where(up, 1, -1).astype(np.int8)
+    return out
