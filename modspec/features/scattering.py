@@ -574,16 +574,13 @@ def jtfs(y, *, J, J_fr, Q, Q_fr=1, T=None, F=None, format="time", compact=True):
     J, Q, T, J_fr, Q_fr, F, n_fr_padded = _check_jtfs(n_samples, J, Q, T, J_fr, Q_fr, F, format)
     key, fits = _scattering_geometry(n_samples, J, Q, T, 2, y.dtype, bool(compact))
     _warn_support(fits, n_samples, T)
-    plan = cpu_jtfs.jtfs_plan(key, J, Q, T, J_fr, Q_fr, F, n_fr_padded, y.dtype)
+    plan = cpu_jtfs.jtfs_plan(key, J, Q, T, J_fr, Q_fr, F, n_fr_padded, format, y.dtype)
     y2, lead = _flatten_batch(y, 1)
-    S0, paths = cpu_jtfs.jtfs(y2, plan)
+    S0, paths = cpu_jtfs.jtfs(np.ascontiguousarray(y2), plan)
     if format == "joint":
-        out = np.stack([coef for *_, coef, _, _ in paths], axis=1)
-        return out.reshape(lead + out.shape[1:])
-    rows = [S0[:, None]]
-    for *_, coef, n1_max, stride in paths:
-        rows.append(coef[:, : len(range(0, n1_max, stride))])
-    out = np.concatenate(rows, axis=1)
+        out = np.stack([coef for *_, coef in paths], axis=1)
+    else:
+        out = np.concatenate([S0[:, None]] + [coef for *_, coef in paths], axis=1)
     return out.reshape(lead + out.shape[1:])
 
 

@@ -25,12 +25,15 @@ Everything here is private to :mod:`modspec.features.scattering`, which validate
 """
 
 import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
 
 from modspec import filters
+from modspec.kernels import cpu_scattering
+from modspec.kernels.cpu import n_threads
 
 __all__ = ["JTFSPlan", "jtfs", "jtfs_plan"]
 
@@ -76,14 +79,18 @@ def _border_indices(log2_max, i0, i1):
 
 @dataclass(frozen=True)
 class _FrequencyBlock:
-    """The frequential filtering of one input block (S1, or the Y2 of one n2) with m rows."""
+    """The frequential filtering of one input block (S1, or the Y2 of one n2) with m rows.
 
-    n_fr: tuple  # filter indices, in output order
-    offsets: tuple  # row offset of each filter's output in the stacked map
-    n_rows: tuple  # rows of each filter's output before averaging
-    maps: np.ndarray  # complex (sum(n_rows), m)
-    averaging: tuple  # per filter: None (spin 0) or the real averaging matrix
-    n1_stride: tuple  # per filter: kymatio's n1_stride (for unpadding and keys)
+    ``maps`` stacks, for every filter, the rows of its output that are
+    needed (those reached by the averaging of the kept output rows, and not
+    negligible); ``outputs[i] = (row slice in maps, real matrix A)`` turns
+    the moduli of those rows into the filter's output rows: the frequential
+    averaging for spinned filters, a row selection for spin 0.
+    """
+
+    n_fr: tuple
+    maps: np.ndarray  # complex (R, m)
+    outputs: tuple  # per filter: (slice of maps rows, real (n_out, r) matrix)
 
 
 @dataclass(frozen=True)
@@ -93,8 +100,9 @@ class _SecondOrder:
     n1: np.ndarray  # first-order indices feeding it (j1 < j2): a prefix 0..m-1
     psi2_levels: tuple  # per n1: psi2 at the level k1 of U1[n1] (sum convention)
     k2: tuple  # per n1: further subsampling after filtering
-    phi_f: np.ndarray  # temporal low-pass at level j2
-    k_avg: int  # subsampling of the low-pass output, 2**(log2_stride - j2)
+    taps: np.ndarray  # FIR taps of the temporal low-pass at level j2
+    right: int
+    step: int  # 2**(log2_stride - j2): input samples per output frame
     block: _FrequencyBlock
 
 
@@ -114,8 +122,13 @@ class JTFSPlan:
     dtype: np.dtype
 
 
-def _block(bank, n_in, log2_stride_fr, spinned, dtype):
-    n_fr, offsets, n_rows, maps, averaging, strides = [], [], [], [], [], []
+def _kept_rows(n1_max, stride, n_rows, unpad):
+    """Output rows a path keeps: kymatio's ``len(range(0, n1_max, stride))`` ('time'), or all ('joint')."""
+    return min(len(range(0, n1_max, stride)), n_rows) if unpad else n_rows
+
+
+def _block(bank, n_in, log2_stride_fr, spinned, unpad, tol, dtype):
+    n_fr, maps, outputs = [], [], []
     offset = 0
     for index in range(len(bank.xi)):
         spin = int(bank.spin[index])
@@ -125,29 +138,33 @@ def _block(bank, n_in, log2_stride_fr, spinned, dtype):
         k_fr = min(j_fr, log2_stride_fr)
         matrix = _frequency_map(bank.psi_f[index], n_in, k_fr)
         if spin == 0:
-            averaging.append(None)
-            strides.append(2**j_fr)
+            stride = 2**j_fr
+            A = np.eye(matrix.shape[0])
         else:
+            stride = 2**log2_stride_fr
             k_in = min(j_fr, bank.log2_F)
-            averaging.append(
-                _averaging_map(bank.phi_level(k_in), bank.N >> k_fr, log2_stride_fr - k_in).astype(dtype)
-            )
-            strides.append(2**log2_stride_fr)
+            A = _averaging_map(bank.phi_level(k_in), bank.N >> k_fr, log2_stride_fr - k_in)
+        A = A[: _kept_rows(n_in, stride, A.shape[0], unpad)]
+        # Rows of the filter's output that matter: reached by A, and not negligible.
+        needed = (np.abs(A) > tol * np.abs(A).max()).any(axis=0)
+        needed &= np.abs(matrix).max(axis=1) > tol * np.abs(matrix).max()
+        rows = np.flatnonzero(needed)
         n_fr.append(index)
-        offsets.append(offset)
-        n_rows.append(matrix.shape[0])
-        maps.append(matrix)
-        offset += matrix.shape[0]
+        maps.append(matrix[rows])
+        outputs.append((slice(offset, offset + rows.size), np.ascontiguousarray(A[:, rows], dtype=dtype)))
+        offset += rows.size
     cdtype = np.result_type(dtype, np.complex64)
-    return _FrequencyBlock(
-        tuple(n_fr), tuple(offsets), tuple(n_rows), np.concatenate(maps).astype(cdtype), tuple(averaging), tuple(strides)
-    )
+    return _FrequencyBlock(tuple(n_fr), np.ascontiguousarray(np.concatenate(maps), dtype=cdtype), tuple(outputs))
 
 
 @functools.lru_cache(maxsize=8)
-def jtfs_plan(geometry_key, J, Q, T, J_fr, Q_fr, F, n_fr_padded, dtype):
+def jtfs_plan(geometry_key, J, Q, T, J_fr, Q_fr, F, n_fr_padded, format, dtype):
     """Filters and linear maps of a jTFS, for signals of the geometry ``(n_samples, n_padded, pad_left)``."""
     n_samples, n_padded, pad_left = geometry_key
+    dtype = np.dtype(dtype)
+    unpad = format == "time"
+    tail = cpu_scattering.tail_sigmas(dtype)
+    tol = math.exp(-(tail**2) / 2)
     bank = filters.scattering_filterbank(n_padded, J, Q, T)
     bank_fr = filters.frequential_filterbank(n_fr_padded, J_fr, Q_fr, F)
     log2_stride = bank.log2_T
@@ -155,10 +172,9 @@ def jtfs_plan(geometry_key, J, Q, T, J_fr, Q_fr, F, n_fr_padded, dtype):
     j1 = bank.psi1_j
     k1 = np.minimum(j1, log2_stride)
     levels = sorted(set(k1.tolist()) | {0} | {int(j) for j in bank.psi2_j if j <= log2_stride})
-    dtype = np.dtype(dtype)
-    phi_levels = {k: _sum_level(bank.phi_f, k).astype(dtype) for k in levels}
+    phi_levels = {k: _sum_level(bank.phi_f, k) for k in levels}
     start, end = _border_indices(max(log2_stride, J), pad_left, pad_left + n_samples)
-    first = _block(bank_fr, len(j1), log2_stride_fr, spinned=False, dtype=dtype)
+    first = _block(bank_fr, len(j1), log2_stride_fr, False, unpad, tol, dtype)
     second = []
     for n2, j2 in enumerate(bank.psi2_j.tolist()):
         n1 = np.flatnonzero(j1 < j2)
@@ -167,64 +183,115 @@ def jtfs_plan(geometry_key, J, Q, T, J_fr, Q_fr, F, n_fr_padded, dtype):
         k2 = [min(j2 - int(k1[i]), log2_stride) for i in n1]
         if any(int(k1[i]) + k != j2 for i, k in zip(n1, k2)) or j2 > log2_stride:
             raise ValueError(f"second-order wavelet {n2} (j2={j2}) is coarser than the output rate 2**{log2_stride}")
+        # The temporal low-pass, cut where its Gaussian falls below the rounding of dtype.
+        half = math.ceil(tail / (2 * np.pi * bank.phi_sigma) / 2**j2)
+        taps, right = cpu_scattering._lowpass_taps(phi_levels[j2], half)
         second.append(_SecondOrder(
             n2, j2, n1, tuple(_sum_level(bank.psi2_f[n2], int(k1[i])).astype(dtype) for i in n1), tuple(k2),
-            phi_levels[j2], log2_stride - j2, _block(bank_fr, n1.size, log2_stride_fr, spinned=True, dtype=dtype),
+            taps.astype(dtype), right, 2 ** (log2_stride - j2),
+            _block(bank_fr, n1.size, log2_stride_fr, True, unpad, tol, dtype),
         ))
     return JTFSPlan(
         n_samples, n_padded, pad_left, log2_stride, slice(start[log2_stride], end[log2_stride]),
-        bank.psi1_f.astype(dtype), k1, phi_levels, first, tuple(second), len(j1), dtype,
+        bank.psi1_f.astype(dtype), k1, {k: v.astype(dtype) for k, v in phi_levels.items()}, first,
+        tuple(second), len(j1), dtype,
     )
 
 
 def _lowpass(U, phi_f, k):
     """Real ``U`` (..., L) filtered by ``phi_f`` (L bins) and subsampled by 2**k, as kymatio (via the FFT)."""
-    return scipy.fft.ifft(_subsample_fourier(scipy.fft.fft(U) * phi_f, k)).real
+    return scipy.fft.ifft(_subsample_fourier(scipy.fft.fft(U, workers=1) * phi_f, k), workers=1).real
 
 
-def jtfs(x, plan, *, format="time"):
-    """Joint time-frequency scattering of real signals ``x`` (B, n_samples); see features.scattering.jtfs."""
+def _outputs(block, Y):
+    """Each filter's output rows (B, n_out, t) from the stacked moduli ``Y`` (B, R, t)."""
+    return [np.matmul(A, Y[:, rows]) for rows, A in block.outputs]
+
+
+# Rows of the frequential output computed at a time: the block (rows x samples,
+# complex) stays in cache between the matrix product and the modulus + low-pass.
+_CHUNK_POINTS = 1 << 16
+
+
+def _second_order_task(plan, second, U1_hat, b, out):
+    """|Y2 * psi_fr| averaged in time (FIR on the kept frames only), then in frequency, for one (n2, signal)."""
+    Y2 = np.stack([
+        scipy.fft.ifft(_subsample_fourier(U1_hat[n1][b] * psi, k2), workers=1)
+        for n1, psi, k2 in zip(second.n1, second.psi2_levels, second.k2)
+    ])
+    maps = second.block.maps
+    R, L = maps.shape[0], Y2.shape[1]
+    count = plan.frames.stop - plan.frames.start
+    S = np.empty((1, R, count), dtype=plan.dtype)
+    chunk = max(1, min(R, _CHUNK_POINTS // L))
+    Y = cpu_scattering._workspace("jtfs_Y", (chunk, L), maps.dtype)
+    zeros = np.zeros(chunk, dtype=np.int64)
+    for r0 in range(0, R, chunk):
+        r1 = min(R, r0 + chunk)
+        Yc = Y[: r1 - r0]
+        np.matmul(maps[r0:r1], Y2, out=Yc)
+        cpu_scattering._modulus_lowpass(
+            Yc, second.taps, second.right, second.step, plan.frames.start,
+            zeros[: r1 - r0], np.arange(r0, r1, dtype=np.int64), S,
+        )
+    out[second.n2, b] = _outputs(second.block, S)
+
+
+@functools.cache
+def _blas_controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _single_threaded_blas():
+    return _blas_controller().limit(limits=1, user_api="blas")
+
+
+def jtfs(x, plan):
+    """Joint time-frequency scattering of real signals ``x`` (B, n_samples); see features.scattering.jtfs.
+
+    Returns
+    -------
+    S0 : np.ndarray, shape (B, n_frames)
+    paths : list of (order, n2, n_fr, coefficients (B, n_rows, n_frames))
+        In kymatio's order; ``n_rows`` is what the plan's format keeps.
+    """
     dtype = plan.dtype
     x_pad = np.pad(x, ((0, 0), (plan.pad_left, plan.n_padded - plan.n_samples - plan.pad_left)), mode="reflect")
-    X = scipy.fft.fft(x_pad)
+    X = scipy.fft.fft(x_pad, workers=n_threads())
     s = plan.log2_stride
     frames = plan.frames
 
     S0 = _lowpass(x_pad, plan.phi_levels[0], s)[:, frames].astype(dtype, copy=False)
     U1_hat = [None] * plan.n1_count
-    S1 = np.empty((x.shape[0], plan.n1_count, plan.n_padded >> s), dtype=dtype)
-    for n1 in range(plan.n1_count):
+    S1 = np.empty((x.shape[0], plan.n1_count, frames.stop - frames.start), dtype=dtype)
+
+    def first_order(n1):
         k1 = int(plan.k1[n1])
-        U = np.abs(scipy.fft.ifft(_subsample_fourier(X * plan.psi1_f[n1], k1)))
-        U1_hat[n1] = scipy.fft.fft(U)
-        S1[:, n1] = scipy.fft.ifft(_subsample_fourier(U1_hat[n1] * plan.phi_levels[k1], s - k1)).real
+        U = np.abs(scipy.fft.ifft(_subsample_fourier(X * plan.psi1_f[n1], k1), workers=1))
+        U1_hat[n1] = scipy.fft.fft(U, workers=1)
+        S1_hat = _subsample_fourier(U1_hat[n1] * plan.phi_levels[k1], s - k1)
+        S1[:, n1] = scipy.fft.ifft(S1_hat, workers=1).real[..., frames]
 
-    paths = []  # (order, n2, n_fr, coefficients (B, rows, t), n1_max, n1_stride)
-    block = plan.first
-    Y = np.abs(np.matmul(block.maps, S1))
-    for index, offset, rows, averaging, stride in zip(
-        block.n_fr, block.offsets, block.n_rows, block.averaging, block.n1_stride
-    ):
-        coef = Y[:, offset:offset + rows]
-        if averaging is not None:
-            coef = np.matmul(averaging, coef)
-        paths.append((1, None, index, coef, plan.n1_count, stride))
+    cpu_scattering._run([functools.partial(first_order, n1) for n1 in range(plan.n1_count)])
 
+    paths = []
+    Y = np.abs(np.matmul(plan.first.maps, S1)).astype(dtype, copy=False)
+    for index, coef in zip(plan.first.n_fr, _outputs(plan.first, Y)):
+        paths.append((1, None, index, coef))
+
+    second_out = {}
+    # Biggest blocks (finest j2, longest rows) first, so the pool balances the small ones at the end.
+    # One BLAS thread per task: the pool already occupies every core, and
+    # nested BLAS threads would fight over them.
+    with _single_threaded_blas():
+        cpu_scattering._run([
+            functools.partial(_second_order_task, plan, second, U1_hat, b, second_out)
+            for second in plan.second for b in range(x.shape[0])
+        ])
     for second in plan.second:
-        Y2 = np.stack([
-            scipy.fft.ifft(_subsample_fourier(U1_hat[n1] * psi, k2))
-            for n1, psi, k2 in zip(second.n1, second.psi2_levels, second.k2)
-        ], axis=1)
-        block = second.block
-        Y = np.abs(np.matmul(block.maps, Y2))
-        Y = _lowpass(Y, second.phi_f, second.k_avg)
-        for index, offset, rows, averaging, stride in zip(
-            block.n_fr, block.offsets, block.n_rows, block.averaging, block.n1_stride
-        ):
-            coef = Y[:, offset:offset + rows]
-            if averaging is not None:
-                coef = np.matmul(averaging, coef)
-            paths.append((2, second.n2, index, coef, second.n1.size, stride))
-
-    return S0, [(order, n2, n_fr, coef[..., frames].astype(dtype, copy=False), n1_max, stride)
-                for order, n2, n_fr, coef, n1_max, stride in paths]
+        per_signal = [second_out[second.n2, b] for b in range(x.shape[0])]
+        for i, index in enumerate(second.block.n_fr):
+            paths.append((2, second.n2, index, np.concatenate([coefs[i] for coefs in per_signal])))
+    return S0, paths
