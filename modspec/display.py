@@ -8,7 +8,8 @@ from modspec import filters
 from modspec.errors import ParameterError, check_sample_rate
 from modspec.filters import SincBank
 
-__all__ = ["filter_responses", "modulation_filter_responses", "modulation_response", "modulation_spectrum", "specshow"]
+__all__ = ["filter_responses", "jtfs", "modulation_filter_responses", "modulation_response", "modulation_spectrum",
+           "scalogram", "specshow"]
 
 
 def _pyplot():
@@ -551,4 +552,428 @@ def modulation_response(S, *, frame_rate, mod_labels=None, band_labels=None, nco
     fig.colorbar(image, ax=list(axes[:n_channels]), format=colorbar_format)
     if title:
         fig.suptitle(title)
+    return fig
+
+
+# --------------------------------------------------------------------------- scalogram and joint time-frequency scattering
+
+
+def _format_freq(value):
+    """A short label for a frequency: '125', '2000', '0.0312'."""
+    return f"{value:.0f}" if value >= 100 else f"{value:.3g}"
+
+
+def _log_frequency_ticks(freqs_up, unit_hz):
+    """Tick positions (fractional row indices) and labels for rows of increasing frequency ``freqs_up``.
+
+    Octave ticks (1 kHz times powers of 2 in Hz, powers of 2 in cycles per
+    sample) placed at their log-interpolated row; the rows themselves when
+    fewer than two such ticks fall inside the range.
+    """
+    n = freqs_up.shape[0]
+    lo, hi = float(freqs_up[0]), float(freqs_up[-1])
+    base = 1000.0 if unit_hz else 1.0
+    k = np.arange(np.floor(np.log2(lo / base)), np.ceil(np.log2(hi / base)) + 1)
+    values = base * 2.0**k
+    values = values[(values >= lo) & (values <= hi)]
+    if values.size >= 2 and n > 1:
+        positions = np.interp(np.log(values), np.log(freqs_up), np.arange(n, dtype=np.float64))
+        return positions, [f"{v:g}" for v in values]
+    rows = np.unique(np.linspace(0, n - 1, min(n, 6)).round().astype(int))
+    return rows.astype(np.float64), [_format_freq(freqs_up[i]) for i in rows]
+
+
+def _check_positive_int(name, value, what):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ParameterError(f"{name}={value!r} must be a positive integer ({what})")
+    return int(value)
+
+
+def scalogram(S, freqs, *, hop_length=1, sr=None, ax=None, db=False, db_floor=-80.0, title=None, colorbar=True,
+              cmap="magma"):
+    """Show a wavelet scalogram: log-frequency on the y axis (low frequencies at the bottom), time on the x axis.
+
+    For the output of :func:`modspec.features.scattering.scalogram`, whose
+    rows come by *decreasing* frequency: the rows are reordered by increasing
+    frequency before drawing, so ``ax.images[0].get_array()`` is
+    ``S[::-1]`` for that order. Rows are drawn at equal heights; the
+    wavelets' centre frequencies are (close to) geometrically spaced, so the
+    y axis is a log-frequency axis, with octave ticks (1 kHz times powers of
+    2 in Hz, powers of 2 in cycles per sample) placed by log-interpolation
+    between the rows' centre frequencies.
+
+    Parameters
+    ----------
+    S : np.ndarray, shape (n_filters, n_frames)
+        A scalogram of one signal (index a batch first: ``S[0]``); non-negative
+        moduli, or any real values with ``db=False``.
+    freqs : np.ndarray, shape (n_filters,)
+        Positive centre frequency of each row, strictly monotonic (decreasing,
+        as the scalogram returns them, or increasing): in Hz if ``sr`` is
+        given, else in cycles per sample.
+    hop_length : int > 0
+        Samples between frames (as given to the scalogram).
+    sr : float > 0, optional
+        Sample rate in Hz: time in seconds and frequencies labelled in Hz.
+        None: time in frames, frequencies in cycles per sample.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure if None.
+    db : bool
+        Draw ``20 log10(|S| / max|S|)`` (moduli are amplitudes; 0 dB at the
+        peak), floored at ``db_floor``, instead of ``S``.
+    db_floor : float < 0
+        Lowest level drawn in dB, with ``db``.
+    title : str, optional
+    colorbar : bool
+        Add a colour bar.
+    cmap : str
+        A matplotlib colour map.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Its one image has pixel centres at the frames' instants: frame ``t``
+        at ``t * hop_length / sr`` seconds (or at ``t`` frames).
+
+    Raises
+    ------
+    ParameterError
+        If ``S`` is not 2-D, empty or non-finite; ``freqs`` is not 1-D,
+        does not have one value per row of ``S``, is not positive or not
+        strictly monotonic; ``hop_length`` is not a positive integer; ``sr``
+        is not positive; ``S`` is zero everywhere with ``db``.
+
+    Examples
+    --------
+    >>> import io
+    >>> import numpy as np
+    >>> import matplotlib.pyplot as plt
+    >>> from modspec import display
+    >>> from modspec.features.scattering import scalogram
+    >>> t = np.arange(8192) / 16000
+    >>> S, freqs = scalogram(np.sin(2 * np.pi * 1000 * t), J=8, Q=8, hop_length=64, sr=16000)
+    >>> ax = display.scalogram(S, freqs, hop_length=64, sr=16000, db=True)
+    >>> ax.images[0].get_array().shape
+    (54, 128)
+    >>> ax.figure.savefig(io.BytesIO(), format="png")
+    >>> plt.close(ax.figure)
+    """
+    S = _check_real_array("S", S, ndims=(2,), layout="(n_filters, n_frames) for one signal (index a batch "
+                          "first, e.g. S[0])")
+    freqs = _check_real_array("freqs", freqs, ndims=(1,), layout="(n_filters,)")
+    n_filters, n_frames = S.shape
+    if freqs.shape[0] != n_filters:
+        raise ParameterError(
+            f"freqs has {freqs.shape[0]} values but S has {n_filters} rows (shape {S.shape}); give one centre "
+            "frequency per row of S"
+        )
+    if (freqs <= 0).any():
+        raise ParameterError(f"freqs has a value <= 0 ({freqs.min()}); centre frequencies must be positive")
+    steps = np.diff(freqs)
+    if not ((steps < 0).all() or (steps > 0).all()):
+        raise ParameterError("freqs must be strictly monotonic (decreasing, as scalogram returns them, or increasing)")
+    hop_length = _check_positive_int("hop_length", hop_length, "samples between frames")
+    sr = check_sample_rate("sr", sr, allow_none=True)
+    if db:
+        db_floor = _check_db_floor(db_floor)
+    if freqs.shape[0] > 1 and freqs[0] > freqs[-1]:
+        S, freqs = S[::-1], freqs[::-1]
+    if db:
+        values, vmin, vmax, fmt = _to_db(S, power=1.0, db_floor=db_floor, name="S"), db_floor, 0.0, "%+.0f dB"
+    else:
+        values, vmin, vmax, fmt = S, None, None, None
+
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4), layout="constrained")
+    step = hop_length / float(sr) if sr is not None else 1.0
+    image = ax.imshow(values, origin="lower", aspect="auto", cmap=cmap, interpolation="nearest", vmin=vmin,
+                      vmax=vmax, extent=(-0.5 * step, (n_frames - 0.5) * step, -0.5, n_filters - 0.5))
+    positions, labels = _log_frequency_ticks(freqs, sr is not None)
+    ax.set_yticks(positions, labels)
+    ax.set_ylabel("frequency (Hz)" if sr is not None else "frequency (cycles/sample)")
+    ax.set_xlabel("time (s)" if sr is not None else f"frame (hop {hop_length} samples)")
+    if title:
+        ax.set_title(title)
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, format=fmt)
+    return ax
+
+
+def _check_jtfs_meta(S, meta):
+    """``(S, meta, joint)``: S as float64 with one path per meta entry; ``joint`` for format='joint'."""
+    S = _check_real_array("S", S, ndims=(2, 3), layout="(n_paths, n_frames) (format='time') or (n_paths, n_rows, "
+                          "n_frames) (format='joint') for one signal (index a batch first, e.g. S[0])")
+    if not isinstance(meta, dict):
+        raise ParameterError(f"meta must be the dict of jtfs_meta(...), not {type(meta).__name__}")
+    missing = [key for key in ("order", "n", "n_fr", "xi", "xi_fr", "spin") if key not in meta]
+    if missing:
+        raise ParameterError(f"meta has no {', '.join(map(repr, missing))}: pass the dict of jtfs_meta(...)")
+    joint = S.ndim == 3
+    if joint != ("n1_start" in meta):
+        made, given = ("format='joint'", "format='time'") if joint else ("format='time'", "format='joint'")
+        raise ParameterError(
+            f"S has shape {S.shape} ({made} output) but meta describes {given}; compute both with the same format"
+        )
+    n_paths = len(meta["order"])
+    if S.shape[0] != n_paths:
+        raise ParameterError(
+            f"S has {S.shape[0]} paths (axis 0 of shape {S.shape}) but meta describes {n_paths}; compute S and meta "
+            "with the same J, J_fr, Q, Q_fr, T, F and format"
+        )
+    meta = {key: np.asarray(value) for key, value in meta.items() if key != "key"}
+    for key in ("order", "n_fr", "spin") + (("n1_start", "n1_stop", "n1_step") if joint else ()):
+        if meta[key].shape != (n_paths,):
+            raise ParameterError(f"meta[{key!r}] has shape {meta[key].shape}; expected ({n_paths},)")
+    for key in ("n", "xi"):
+        if meta[key].shape != (n_paths, 2):
+            raise ParameterError(f"meta[{key!r}] has shape {meta[key].shape}; expected ({n_paths}, 2)")
+    return S, meta, joint
+
+
+def _jtfs_paths(meta):
+    """The spinned second-order paths on a grid.
+
+    Returns ``(n2_values, xi2, xi_fr, columns)``: second-order wavelets by
+    increasing centre frequency, their ``xi2``; the frequential wavelets'
+    ``|xi_fr|`` by increasing value; ``columns[spin]`` the ``n_fr`` of each
+    ``|xi_fr|`` for spin +1 and -1.
+    """
+    order, spin, n_fr = meta["order"], meta["spin"], meta["n_fr"]
+    spinned = (order == 2) & (spin != 0)
+    if not spinned.any():
+        raise ParameterError("meta has no second-order path of spin +1 or -1: nothing for jtfs to show")
+    n2_all, xi2_all = meta["n"][:, 1], meta["xi"][:, 1]
+    n2_values = np.unique(n2_all[spinned]).astype(int)
+    xi2 = np.array([xi2_all[spinned & (n2_all == v)][0] for v in n2_values])
+    by_rate = np.argsort(xi2)
+    n2_values, xi2 = n2_values[by_rate], xi2[by_rate]
+    columns, moduli = {}, {}
+    for s in (1, -1):
+        filters_s = np.unique(n_fr[spinned & (spin == s)]).astype(int)
+        xi_s = np.array([abs(meta["xi_fr"][spinned & (n_fr == f)][0]) for f in filters_s])
+        by_scale = np.argsort(xi_s)
+        columns[s], moduli[s] = filters_s[by_scale], xi_s[by_scale]
+    if moduli[1].shape != moduli[-1].shape or not np.allclose(moduli[1], moduli[-1]):
+        raise ParameterError("meta's spin +1 and spin -1 frequential wavelets do not pair up by |xi_fr|")
+    return n2_values, xi2, moduli[1], columns
+
+
+def _jtfs_block(S, meta, joint, n2, n_fr):
+    """The (n1, time) image of path (n2, n_fr), rows by increasing n1, and the n1 of its rows."""
+    if joint:
+        (c,) = np.flatnonzero((meta["order"] == 2) & (meta["n"][:, 1] == n2) & (meta["n_fr"] == n_fr))
+        n1 = np.arange(meta["n1_start"][c], meta["n1_stop"][c], meta["n1_step"][c])
+        return S[c, : n1.size], n1, None
+    rows = np.flatnonzero((meta["order"] == 2) & (meta["n"][:, 1] == n2) & (meta["n_fr"] == n_fr))
+    rows = rows[np.argsort(meta["n"][rows, 0])]
+    return S[rows], meta["n"][rows, 0].astype(int), meta["xi"][rows, 0]
+
+
+def jtfs(S, meta, *, n2=None, sr=None, hop_length=None, db=True, db_floor=-80.0, title=None, fig=None):
+    r"""What a joint time-frequency scattering captures: its energy by spin, or its images for one ``n2``.
+
+    The second-order jTFS paths ``(n2, n_fr)`` filter the scalogram with a
+    temporal wavelet (modulation rate ``xi2``) and a frequential wavelet
+    (``xi_fr``, in cycles per first-order wavelet) whose sign is the *spin*:
+    spin +1 responds to patterns that rise in frequency over time (an upward
+    glissando, a rising chirp), spin -1 to falling ones; a stationary sound
+    excites both alike.
+
+    ``n2=None`` (overview): three heat maps over (temporal modulation
+    ``xi2``, frequential modulation ``|xi_fr|``): the energy of the spin +1
+    paths, that of the spin -1 paths (one colour scale for both) and the
+    balance ``10 log10(E_up / E_down)`` in dB (red: up, blue: down, clipped
+    at ``|db_floor|``; 0 where both spins are more than ``|db_floor|`` dB
+    below the peak energy, where the ratio is noise). The energy of a path is its sum of squares over
+    ``n1`` and time (the padded rows of ``format='joint'`` left out, so both
+    formats give the same maps).
+
+    ``n2=k``: the ``(n1, time)`` images of the paths ``(n1, k, n_fr)``, one
+    row of panels per frequential wavelet (by increasing ``|xi_fr|``), spin
+    +1 on the left and spin -1 on the right, low frequencies (large ``n1``)
+    at the bottom, one colour scale.
+
+    Parameters
+    ----------
+    S : np.ndarray, shape (n_paths, n_frames) or (n_paths, n_rows, n_frames)
+        :func:`modspec.features.scattering.jtfs` of one signal,
+        ``format='time'`` (2-D) or ``'joint'`` (3-D); index a batch first.
+    meta : dict
+        :func:`modspec.features.scattering.jtfs_meta` with the same
+        parameters and format as ``S``.
+    n2 : int, optional
+        A second-order wavelet index (``meta['n'][:, 1]``) to show as images;
+        None for the overview.
+    sr : float > 0, optional
+        Sample rate in Hz: ``xi2`` and ``xi1`` labelled in Hz rather than
+        cycles per sample; with ``hop_length``, time in seconds.
+    hop_length : int > 0, optional
+        Samples between the frames of ``S`` (``2**floor(log2 T)``, ``2**J``
+        by default); used for the time axis of the images with ``sr``.
+    db : bool
+        Energies (overview) as ``10 log10(E / max E)``, images as
+        ``20 log10(|S| / max|S|)`` (0 dB at the peak of all panels), floored
+        at ``db_floor``; False draws the values themselves.
+    db_floor : float < 0
+        Lowest level drawn, with ``db``; also clips the balance map and
+        blanks it where both spins are below it (with or without ``db``).
+    title : str, optional
+        Title of the whole figure.
+    fig : matplotlib.figure.Figure, optional
+        An empty figure to draw into; a new one if None.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Overview: the axes are ``[spin +1, spin -1, balance]`` followed by two
+        colour bars; each heat map's ``images[0].get_array()`` has shape
+        ``(n_temporal, n_frequential)``, rows by increasing ``xi2`` (low
+        rates at the bottom), columns by increasing ``|xi_fr|``. Images:
+        ``2 * n_frequential`` panels (row by row: spin +1, spin -1) then one
+        colour bar.
+
+    Raises
+    ------
+    ParameterError
+        If ``S`` is not 2-D or 3-D, empty or non-finite; ``meta`` is not a
+        jTFS meta dict, does not describe as many paths as ``S`` has, or is
+        of the other format; there is no spinned second-order path; ``n2``
+        is not one of them; ``sr``, ``hop_length`` or ``db_floor`` is out
+        of range; ``S`` is zero everywhere with ``db``.
+
+    Examples
+    --------
+    >>> import io
+    >>> import numpy as np
+    >>> import matplotlib.pyplot as plt
+    >>> from modspec import display
+    >>> from modspec.features.scattering import jtfs, jtfs_meta
+    >>> t = np.arange(8192) / 8000
+    >>> up = np.sin(2 * np.pi * 100 * (2 ** (4 * t) - 1) / (4 * np.log(2)))  # glissando up
+    >>> kw = dict(J=6, J_fr=2, Q=(8, 2))
+    >>> fig = display.jtfs(jtfs(up, **kw), jtfs_meta(**kw), sr=8000)
+    >>> balance = fig.axes[2].images[0].get_array()
+    >>> balance.shape, bool(balance.mean() > 0)  # more energy in spin +1: rising
+    ((9, 3), True)
+    >>> fig.savefig(io.BytesIO(), format="png")
+    >>> plt.close(fig)
+    """
+    S, meta, joint = _check_jtfs_meta(S, meta)
+    sr = check_sample_rate("sr", sr, allow_none=True)
+    if hop_length is not None:
+        hop_length = _check_positive_int("hop_length", hop_length, "samples between the frames of S")
+    db_floor = _check_db_floor(db_floor)
+    n2_values, xi2, xi_fr, columns = _jtfs_paths(meta)
+    if n2 is not None and (isinstance(n2, bool) or not isinstance(n2, (int, np.integer)) or n2 not in n2_values):
+        raise ParameterError(
+            f"n2={n2!r} is not a second-order wavelet of S; use None or one of {n2_values.tolist()}"
+        )
+    plt = _pyplot()
+    if n2 is None:
+        return _jtfs_overview(plt, S, meta, joint, n2_values, xi2, xi_fr, columns, sr=sr, db=db, db_floor=db_floor,
+                              title=title, fig=fig)
+    return _jtfs_images(plt, S, meta, joint, int(n2), xi2[list(n2_values).index(n2)], xi_fr, columns, sr=sr,
+                        hop_length=hop_length, db=db, db_floor=db_floor, title=title, fig=fig)
+
+
+def _jtfs_overview(plt, S, meta, joint, n2_values, xi2, xi_fr, columns, *, sr, db, db_floor, title, fig):
+    energy = {s: np.zeros((n2_values.size, xi_fr.size)) for s in (1, -1)}
+    for s in (1, -1):
+        for a, n2 in enumerate(n2_values):
+            for b, n_fr in enumerate(columns[s]):
+                block, _, _ = _jtfs_block(S, meta, joint, n2, n_fr)
+                energy[s][a, b] = np.sum(block**2)
+    peak = max(energy[1].max(), energy[-1].max())
+    if db:
+        if not peak > 0:
+            raise ParameterError("S is zero on every spinned second-order path: there is no peak; use db=False")
+        maps = {s: np.maximum(10.0 * np.log10(np.maximum(energy[s], 1e-300) / peak), db_floor) for s in (1, -1)}
+        vmin, vmax, fmt = db_floor, 0.0, "%+.0f dB"
+    else:
+        maps, vmin, vmax, fmt = energy, 0.0, peak if peak > 0 else 1.0, None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        balance = 10.0 * np.log10(energy[1] / energy[-1])
+    # Both spins below the floor (or equal, or zero): no preference shown.
+    quiet = np.maximum(energy[1], energy[-1]) <= peak * 10.0 ** (db_floor / 10.0)
+    balance = np.where(quiet | (energy[1] == energy[-1]), 0.0, balance)
+    limit = -db_floor
+    balance = np.clip(np.nan_to_num(balance, nan=0.0, posinf=limit, neginf=-limit), -limit, limit)
+    bound = max(float(np.abs(balance).max()), 1.0)
+
+    if fig is None:
+        fig = plt.figure(figsize=(11, 4.2), layout="constrained")
+    axes = fig.subplots(1, 3, sharey=True)
+    n_rows, n_cols = n2_values.size, xi_fr.size
+    extent = (-0.5, n_cols - 0.5, -0.5, n_rows - 0.5)
+    panels = ((axes[0], maps[1], "spin +1 (up)"), (axes[1], maps[-1], "spin -1 (down)"))
+    image = None
+    for ax, values, label in panels:
+        image = ax.imshow(values, origin="lower", aspect="auto", cmap="magma", interpolation="nearest", vmin=vmin,
+                          vmax=vmax, extent=extent)
+        ax.set_title(label)
+    fig.colorbar(image, ax=list(axes[:2]), format=fmt, label="energy (dB re peak)" if db else "energy")
+    shown = axes[2].imshow(balance, origin="lower", aspect="auto", cmap="RdBu_r", interpolation="nearest",
+                           vmin=-bound, vmax=bound, extent=extent)
+    axes[2].set_title("up / down")
+    fig.colorbar(shown, ax=axes[2], format="%+.0f dB", label="10 log10(E up / E down)")
+    rates = xi2 * sr if sr is not None else xi2
+    rows = np.unique(np.linspace(0, n_rows - 1, min(n_rows, 8)).round().astype(int))
+    axes[0].set_yticks(rows, [_format_freq(rates[i]) for i in rows])
+    axes[0].set_ylabel("temporal modulation xi2 (Hz)" if sr is not None else "temporal modulation xi2 (cycles/sample)")
+    for ax in axes:
+        ax.set_xticks(np.arange(n_cols), [f"{v:.3g}" for v in xi_fr])
+        ax.set_xlabel("|xi_fr| (cycles/wavelet)")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def _jtfs_images(plt, S, meta, joint, n2, xi2, xi_fr, columns, *, sr, hop_length, db, db_floor, title, fig):
+    blocks = {}
+    for s in (1, -1):
+        for b, n_fr in enumerate(columns[s]):
+            blocks[s, b] = _jtfs_block(S, meta, joint, n2, n_fr)
+    peak = max(np.abs(block).max() for block, _, _ in blocks.values())
+    if db:
+        if not peak > 0:
+            raise ParameterError(f"S is zero on every path of n2={n2}: there is no peak; use db=False")
+        with np.errstate(divide="ignore"):
+            values = {k: np.maximum(20.0 * np.log10(np.abs(b) / peak), db_floor) for k, (b, _, _) in blocks.items()}
+        vmin, vmax, fmt = db_floor, 0.0, "%+.0f dB"
+    else:
+        values = {k: b for k, (b, _, _) in blocks.items()}
+        vmin, vmax, fmt = min(v.min() for v in values.values()), peak, None
+    n_frames = S.shape[-1]
+    seconds = sr is not None and hop_length is not None
+    step = hop_length / float(sr) if seconds else 1.0
+    n_panel_rows = xi_fr.size
+    if fig is None:
+        fig = plt.figure(figsize=(9, 1.9 * n_panel_rows + 0.8), layout="constrained")
+    axes = fig.subplots(n_panel_rows, 2, sharex=True, squeeze=False)
+    image = None
+    for b in range(n_panel_rows):
+        for c, s in enumerate((1, -1)):
+            ax = axes[b, c]
+            _, n1, xi1 = blocks[s, b]
+            data = values[s, b][::-1]  # rows by decreasing n1: low frequencies (large n1) at the bottom
+            image = ax.imshow(data, origin="lower", aspect="auto", cmap="magma", interpolation="nearest", vmin=vmin,
+                              vmax=vmax, extent=(-0.5 * step, (n_frames - 0.5) * step, -0.5, n1.size - 0.5))
+            ticks = np.unique(np.linspace(0, n1.size - 1, min(n1.size, 4)).round().astype(int))
+            if xi1 is not None:
+                freqs_up = xi1[::-1] * (sr if sr is not None else 1.0)
+                ax.set_yticks(ticks, [_format_freq(freqs_up[i]) for i in ticks])
+            else:
+                ax.set_yticks(ticks, [str(v) for v in n1[::-1][ticks]])
+            ax.set_title(f"spin {'+1' if s > 0 else '-1'}, |xi_fr| = {xi_fr[b]:.3g}", fontsize="small")
+            if c == 0:
+                if xi1 is None:
+                    ax.set_ylabel("n1")
+                else:
+                    ax.set_ylabel("xi1 (Hz)" if sr is not None else "xi1 (cycles/sample)")
+            if b == n_panel_rows - 1:
+                ax.set_xlabel("time (s)" if seconds else "frame")
+    fig.colorbar(image, ax=list(axes.ravel()), format=fmt)
+    rate = f"{xi2 * sr:.3g} Hz" if sr is not None else f"{xi2:.3g} cycles/sample"
+    fig.suptitle(title if title else f"second-order wavelet n2 = {n2} (xi2 = {rate})")
     return fig

@@ -1,6 +1,7 @@
-"""Smoke test of benchmarks/compare.py: structure and parity, never speed."""
+"""Smoke tests of benchmarks/compare*.py: structure and parity, never speed."""
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -128,3 +129,114 @@ def test_compare_frontends_structure_and_parity():
         # modspec's NumPy path and torch's conv1d compute the same layer.
         assert 0 <= entry["parity"] < 1e-4
     assert "bars:" in compare_frontends.format_table(result)
+
+
+# ---------------------------------------------------------------- scattering and jTFS against kymatio
+
+TINY_SCATTERING_CASES = {
+    "scattering": {"params": {"J": 5, "Q": 4}, "shape": [1, 2048], "dtype": "float32"},
+    "jtfs": {"params": {"J": 5, "J_fr": 2, "Q": [4, 1]}, "shape": [1, 2048], "dtype": "float32"},
+}
+
+
+def _kymatio_030():
+    try:
+        import kymatio
+    except ImportError:
+        return False
+    return kymatio.__version__ == "0.3.0"
+
+
+def _torch():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def scattering_run(tmp_path_factory):
+    """``compare_scattering.main(--quick --rounds 1)`` on tiny inputs; the jtfs section only with $KYMATIO_DEV."""
+    from benchmarks import compare_scattering
+
+    out = tmp_path_factory.mktemp("compare_scattering") / "results.json"
+    patch = pytest.MonkeyPatch()
+    patch.setattr(compare_scattering, "CASES", TINY_SCATTERING_CASES)
+    try:
+        assert compare_scattering.main(["--quick", "--rounds", "1", "--out", str(out)]) == 0
+    finally:
+        patch.undo()
+    return json.loads(out.read_text())
+
+
+def _check_measured_section(entry, name, expected_peers):
+    from benchmarks import compare_scattering
+
+    case = TINY_SCATTERING_CASES[name]
+    assert entry["skipped"] is None
+    assert entry["shape"] == case["shape"] and entry["params"] == case["params"]
+    assert set(entry["libraries"]) == {"modspec"} | expected_peers
+    for stats in entry["libraries"].values():
+        assert stats["rounds"] == 1 and stats["median_s"] > 0
+    for peer in expected_peers:
+        assert entry["ratio"][peer] == pytest.approx(
+            entry["libraries"][peer]["median_s"] / entry["libraries"]["modspec"]["median_s"])
+    bar = entry["bar"]
+    assert bar["bar"] == compare_scattering.BARS[name]
+    if expected_peers:
+        assert bar["ratio"] == min(entry["ratio"].values())
+        assert bar["held"] == (bar["ratio"] >= bar["bar"])
+        # The timed libraries compute the same numbers: every output against kymatio's NumPy one.
+        assert set(entry["parity"]) == {f"{lib}_vs_kymatio_numpy" for lib in entry["libraries"]} - {
+            "kymatio_numpy_vs_kymatio_numpy"}
+        for key, err in entry["parity"].items():
+            assert 0 <= err < 1e-4, (key, err)
+    else:
+        assert bar["held"] is None
+
+
+def test_compare_scattering_smoke(scattering_run, capsys):
+    result = scattering_run
+    assert set(result["sections"]) == {"scattering", "jtfs"}
+    assert result["settings"]["rounds"] == 1 and result["settings"]["quick"] is True
+    torch_peer = {"kymatio_torch"} if _torch() else set()
+    expected = {"kymatio_numpy"} | torch_peer if _kymatio_030() else set()
+    _check_measured_section(result["sections"]["scattering"], "scattering", expected)
+    assert result["sections"]["scattering"]["output_shape"][0] == 1
+    jtfs = result["sections"]["jtfs"]
+    if os.environ.get("KYMATIO_DEV"):
+        assert jtfs["kymatio_version"].startswith("0.4"), jtfs.get("skipped")
+        _check_measured_section(jtfs, "jtfs", {"kymatio_numpy"} | torch_peer)
+    else:
+        assert "KYMATIO_DEV is unset" in jtfs["skipped"]
+        assert jtfs["bar"]["held"] is None
+
+
+def test_compare_scattering_without_kymatio_dev_skips_jtfs():
+    from benchmarks import compare_scattering
+
+    result = compare_scattering.measure(rounds=1, cases=TINY_SCATTERING_CASES, kymatio_dev=None, sections=("jtfs",))
+    assert "KYMATIO_DEV is unset" in result["sections"]["jtfs"]["skipped"]
+    assert result["all_held"] is None
+    assert "jtfs        skipped: KYMATIO_DEV is unset" in compare_scattering.format_table(result)
+
+
+def test_compare_scattering_refuses_a_folder_without_kymatio_dev(tmp_path):
+    # An empty folder: the subprocess imports whatever kymatio is installed (0.3.0) or none, and says so.
+    from benchmarks import compare_scattering
+
+    result = compare_scattering.measure(rounds=1, cases=TINY_SCATTERING_CASES, kymatio_dev=tmp_path,
+                                        sections=("jtfs",))
+    reason = result["sections"]["jtfs"]["skipped"]
+    assert reason is not None and f"KYMATIO_DEV={tmp_path}" in reason
+    assert "does not hold kymatio's development branch" in reason or "kymatio is not importable" in reason
+
+
+def test_compare_scattering_bar_uses_the_fastest_peer():
+    from benchmarks import compare_scattering
+
+    bar = compare_scattering._bar("jtfs", {"ratio": {"kymatio_numpy": 30.0, "kymatio_torch": 12.0}})
+    assert bar == {"bar": 10.0, "fastest_peer": "kymatio_torch", "ratio": 12.0, "held": True}
+    assert compare_scattering._bar("scattering", {"ratio": {"kymatio_numpy": 2.0}})["held"] is False
+    assert compare_scattering._bar("scattering", {})["held"] is None
