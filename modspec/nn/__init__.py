@@ -18,7 +18,7 @@ except ImportError as err:  # pragma: no cover - exercised with torch hidden
 from modspec.nn.learnable import HarmonicSpectrogram, SincConv
 from modspec.nn.modulation import InstanceNorm, ModulationFilterbank, ModulationSpectrum
 from modspec.nn.preprocess import LogCompression, Standardize
-from modspec.nn.scattering import Scattering1D
+from modspec.nn.scattering import Scattering1D, TimeFrequencyScattering
 from modspec.nn.spectral import AmplitudeToDB, MelSpectrogram, Spectrogram
 
 __all__ = [
@@ -33,4 +33,5 @@ __all__ = [
     "SincConv",
     "Spectrogram",
     "Standardize",
+    "TimeFrequencyScattering",
 ]
