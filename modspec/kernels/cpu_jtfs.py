@@ -13,10 +13,15 @@ energy convention); the work is organised differently:
   All the maps of one input are stacked into one complex matrix, built once
   per design, so the frequential wavelet transform of a whole second-order
   block is one BLAS matrix product instead of an FFT per time sample and
-  wavelet; the frequential averaging (a real map) is another product.
-- The temporal low-pass after the second modulus is a decimating FIR
-  (:func:`modspec.kernels.cpu_scattering.lowpass_modulus`) that computes only
-  the kept frames, fused with the modulus.
+  wavelet; the frequential averaging (a real map) is another product. Rows
+  of a filter's output that the kept (averaged) rows never reach, or that
+  are below the rounding of the dtype, are dropped from the maps.
+- The temporal low-pass after the second modulus is a decimating FIR (the
+  numba kernel ``_modulus_lowpass`` of :mod:`modspec.kernels.cpu_scattering`)
+  that computes only the kept frames, fused with the modulus; the product
+  and the FIR run in row chunks that stay in cache.
+- Work is split into (n2, signal) tasks on the thread pool of
+  :mod:`modspec.kernels.cpu`, each with a single BLAS thread.
 - The signal is reflect-padded as kymatio, or (``compact``) to a shorter
   length beyond the reach of the filters (the time scattering's geometry),
   which changes nothing but rounding.
