@@ -1133,6 +1133,18 @@ def periodize_fourier(h_f, n_periods):
     return h_f.reshape(h_f.shape[:-1] + (n_periods, h_f.shape[-1] // n_periods)).mean(axis=-2)
 
 
+def _check_morlet_options(r_psi, sigma0, alpha, P_max, eps):
+    """Validated (r_psi, sigma0, alpha, P_max, eps) of a Morlet bank design (wavelet_geometry, morlet_1d)."""
+    r_psi = check_real("r_psi", r_psi, positive=True)
+    if r_psi >= 1:
+        raise ParameterError(f"r_psi={r_psi!r} must be in (0, 1)")
+    eps = check_real("eps", eps, positive=True)
+    if eps >= 1:
+        raise ParameterError(f"eps={eps!r} must be in (0, 1)")
+    return (r_psi, check_real("sigma0", sigma0, positive=True), check_real("alpha", alpha, positive=True),
+            check_positive_int("P_max", P_max), eps)
+
+
 @functools.lru_cache(maxsize=16)
 def _scattering_filterbank(N, J, Q, T, r_psi, sigma0, alpha, P_max, eps):
     g1 = _wavelet_geometry(J, Q[0], r_psi, sigma0, alpha)
@@ -1198,16 +1210,7 @@ def scattering_filterbank(N, J, Q=1, T=None, *, r_psi=_R_PSI, sigma0=0.1, alpha=
     J = _check_J(J)
     Q = _check_Q(Q)
     T = _check_T(T, J)
-    r_psi = check_real("r_psi", r_psi, positive=True)
-    if r_psi >= 1:
-        raise ParameterError(f"r_psi={r_psi!r} must be in (0, 1)")
-    eps = check_real("eps", eps, positive=True)
-    if eps >= 1:
-        raise ParameterError(f"eps={eps!r} must be in (0, 1)")
-    return _scattering_filterbank(
-        N, J, Q, T, r_psi, check_real("sigma0", sigma0, positive=True), check_real("alpha", alpha, positive=True),
-        check_positive_int("P_max", P_max), eps,
-    )
+    return _scattering_filterbank(N, J, Q, T, *_check_morlet_options(r_psi, sigma0, alpha, P_max, eps))
 
 
 @functools.lru_cache(maxsize=16)
@@ -1268,13 +1271,4 @@ def frequential_filterbank(N, J_fr, Q_fr=1, F=None, *, r_psi=_R_PSI, sigma0=0.1,
     F = 2**J_fr if F is None else check_positive_int("F", F)
     if N % 2**J_fr:
         raise ParameterError(f"N={N} must be a multiple of 2**J_fr = {2**J_fr}")
-    r_psi = check_real("r_psi", r_psi, positive=True)
-    if r_psi >= 1:
-        raise ParameterError(f"r_psi={r_psi!r} must be in (0, 1)")
-    eps = check_real("eps", eps, positive=True)
-    if eps >= 1:
-        raise ParameterError(f"eps={eps!r} must be in (0, 1)")
-    return _frequential_filterbank(
-        N, J_fr, Q_fr, F, r_psi, check_real("sigma0", sigma0, positive=True),
-        check_real("alpha", alpha, positive=True), check_positive_int("P_max", P_max), eps,
-    )
+    return _frequential_filterbank(N, J_fr, Q_fr, F, *_check_morlet_options(r_psi, sigma0, alpha, P_max, eps))

@@ -73,15 +73,6 @@ def _averaging_map(phi_level, n_in, k):
     return scipy.fft.ifft(_subsample_fourier(spectra, k, axis=0), axis=0).real
 
 
-def _border_indices(log2_max, i0, i1):
-    """kymatio's compute_border_indices: start and end of the unpadded signal at every level."""
-    start, end = [i0], [i1]
-    for _ in range(log2_max):
-        start.append(start[-1] // 2 + start[-1] % 2)
-        end.append(end[-1] // 2 + end[-1] % 2)
-    return start, end
-
-
 @dataclass(frozen=True)
 class _FrequencyBlock:
     """The frequential filtering of one input block (S1, or the Y2 of one n2) with m rows.
@@ -178,7 +169,8 @@ def jtfs_plan(geometry_key, J, Q, T, J_fr, Q_fr, F, n_fr_padded, format, dtype):
     k1 = np.minimum(j1, log2_stride)
     levels = sorted(set(k1.tolist()) | {0} | {int(j) for j in bank.psi2_j if j <= log2_stride})
     phi_levels = {k: _sum_level(bank.phi_f, k) for k in levels}
-    start, end = _border_indices(max(log2_stride, J), pad_left, pad_left + n_samples)
+    geometry = cpu_scattering.Geometry(n_samples, n_padded, pad_left)
+    first_frame = geometry.start(log2_stride)
     first = _block(bank_fr, len(j1), log2_stride_fr, False, unpad, tol, dtype)
     second = []
     for n2, j2 in enumerate(bank.psi2_j.tolist()):
@@ -197,7 +189,8 @@ def jtfs_plan(geometry_key, J, Q, T, J_fr, Q_fr, F, n_fr_padded, format, dtype):
             _block(bank_fr, n1.size, log2_stride_fr, True, unpad, tol, dtype),
         ))
     return JTFSPlan(
-        n_samples, n_padded, pad_left, log2_stride, slice(start[log2_stride], end[log2_stride]),
+        n_samples, n_padded, pad_left, log2_stride,
+        slice(first_frame, first_frame + geometry.count(log2_stride)),
         bank.psi1_f.astype(dtype), k1, {k: v.astype(dtype) for k, v in phi_levels.items()}, first,
         tuple(second), len(j1), dtype,
     )

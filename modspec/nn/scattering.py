@@ -27,6 +27,7 @@ from modspec.features.scattering import (
     scattering_meta,
 )
 from modspec.kernels import cpu_jtfs
+from modspec.kernels.cpu_scattering import Geometry
 from modspec.nn._base import DesignedModule, check_same_dtype, check_tensor
 
 __all__ = ["Scattering1D", "TimeFrequencyScattering"]
@@ -113,8 +114,8 @@ class Scattering1D(DesignedModule):
         log2_T, os_ = bank.log2_T, self.oversampling
         self.log2_T = log2_T
         self.k_out = max(log2_T - os_, 0)
-        self.first = -(-self.pad_left // 2**self.k_out)
-        self.count = -(-(self.pad_left + self.n_samples) // 2**self.k_out) - self.first
+        geometry = Geometry(self.n_samples, self.n_padded, self.pad_left)
+        self.first, self.count = geometry.start(self.k_out), geometry.count(self.k_out)
         j1s, j2s = bank.psi1_j.tolist(), bank.psi2_j.tolist()
         k1s = [max(min(j, log2_T) - os_, 0) for j in j1s]
         # j1 does not decrease with n1, so wavelets of one rate, and the rows of a
@@ -347,8 +348,8 @@ class TimeFrequencyScattering(DesignedModule):
         bank = filters.scattering_filterbank(n_padded, self.J, self.Q, self.T)
         bank_fr = filters.frequential_filterbank(n_fr_padded, self.J_fr, self.Q_fr, self.F)
         self.log2_stride = s = bank.log2_T
-        start, end = cpu_jtfs._border_indices(max(s, self.J), pad_left, pad_left + shape)
-        self.frames = slice(start[s], end[s])
+        geometry = Geometry(shape, n_padded, pad_left)
+        self.frames = slice(geometry.start(s), geometry.start(s) + geometry.count(s))
         j1 = bank.psi1_j
         # (n2, j2, m): the second-order wavelets fed by the first m wavelets n1 (those with j1 < j2).
         seconds = [(n2, j2, int((j1 < j2).sum())) for n2, j2 in enumerate(bank.psi2_j.tolist()) if (j1 < j2).any()]
