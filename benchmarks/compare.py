@@ -371,6 +371,18 @@ def format_table(result):
     return "\n".join(lines)
 
 
+def machine_line(m):
+    """One line naming the CPU, its usable cores and the library versions of a :func:`machine_info`."""
+    return f"{m['cpu_model']}, {m['cpus_usable']} usable CPUs; " + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+
+
+def write_result(result, out):
+    """Write a comparison's result as JSON to ``out`` (creating its folder) and say where."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.compare", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=None, help=f"round-robin rounds (default {DEFAULT_ROUNDS})")
@@ -381,15 +393,12 @@ def main(argv=None):
     rounds = args.rounds if args.rounds is not None else (QUICK_ROUNDS if args.quick else DEFAULT_ROUNDS)
     if rounds < 1:
         parser.error(f"--rounds={rounds} must be at least 1")
-    m = machine_info(_import_peers()[0])
-    print(f"{m['cpu_model']}, {m['cpus_usable']} usable CPUs; " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
+    print(machine_line(machine_info(_import_peers()[0])))
     print(f"{rounds} rounds, {args.warmup} warm-up calls; sr {SR}, n_fft {N_FFT}, hop {HOP_LENGTH}, {N_MELS} mels, float32")
     result = measure(rounds=rounds, warmup=args.warmup)
     result["settings"]["quick"] = bool(args.quick)
     print(format_table(result))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_result(result, args.out)
     return 0
 
 

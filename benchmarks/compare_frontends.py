@@ -28,7 +28,6 @@ Needs torch (``modspec[torch]``). Speed is reported, never asserted.
 """
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -48,16 +47,20 @@ try:  # python -m benchmarks.compare_frontends
         _BackgroundLoad,
         _summary,
         machine_info,
+        machine_line,
         parity_error,
         time_round_robin,
+        write_result,
     )
 except ImportError:  # python benchmarks/compare_frontends.py
     from compare import (
         _BackgroundLoad,
         _summary,
         machine_info,
+        machine_line,
         parity_error,
         time_round_robin,
+        write_result,
     )
 
     from benchmarks.common import (
@@ -246,12 +249,9 @@ def main(argv=None):
     if rounds < 1:
         parser.error(f"--rounds={rounds} must be at least 1")
     result = measure(rounds=rounds)
-    m = result["machine"]
-    print(f"{m['cpu_model']}, {m['cpus_usable']} usable CPUs; " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
+    print(machine_line(result["machine"]))
     print(format_table(result))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_result(result, args.out)
     return 0
 
 

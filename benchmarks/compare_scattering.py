@@ -61,16 +61,20 @@ try:  # python -m benchmarks.compare_scattering
         _BackgroundLoad,
         _summary,
         machine_info,
+        machine_line,
         parity_error,
         time_round_robin,
+        write_result,
     )
 except ImportError:  # python benchmarks/compare_scattering.py
     from compare import (
         _BackgroundLoad,
         _summary,
         machine_info,
+        machine_line,
         parity_error,
         time_round_robin,
+        write_result,
     )
 
     from benchmarks.common import SR
@@ -430,12 +434,9 @@ def main(argv=None):
     print(f"{rounds} rounds, {max(args.warmup, 1)} warm-up call(s) per library; float32 noise at {SR} Hz")
     result = measure(rounds=rounds, warmup=args.warmup, kymatio_dev=kymatio_dev)
     result["settings"]["quick"] = bool(args.quick)
-    m = result["machine"]
-    print(f"{m['cpu_model']}, {m['cpus_usable']} usable CPUs; " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
+    print(machine_line(result["machine"]))
     print(format_table(result))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_result(result, args.out)
     return 0
 
 
