@@ -43,7 +43,7 @@ def demo_clip(sr=16000, duration=5.0, seed=0):
     return (0.5 * y / np.abs(y).max()).astype(np.float32)
 
 
-def _demo(args):
+def _features(args):
     from modspec import features, io
 
     out = Path(args.out)
@@ -88,17 +88,147 @@ def _demo(args):
     return 0
 
 
+def _parse_option(text):
+    """``KEY=VALUE`` with VALUE read as a Python literal (number, bool, None, tuple) or else kept as a string."""
+    import ast
+
+    key, eq, value = text.partition("=")
+    if not eq or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"--option {text!r} must be KEY=VALUE, e.g. frontend=raw or stride=512")
+    try:
+        value = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        pass
+    return key, value
+
+
+def _config(args):
+    from modspec.train import TrainConfig
+
+    return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                       workers=args.workers, steps_per_epoch=args.steps_per_epoch, device=args.device,
+                       progress=not args.quiet)
+
+
+def _train(args):
+    from modspec.train.run import train_model
+
+    model, result = train_model(args.model, args.data, args.out, options=dict(args.option), config=_config(args),
+                                resume=args.resume, sample_rate=args.sr, duration=args.duration)
+    print(f"best epoch {result['best_epoch']} of {result['epochs']}, valid loss {result['best_valid_loss']:.4f}"
+          + (" (stopped early)" if result["stopped_early"] else "") + f"; weights in {Path(args.out) / 'best.pt'}")
+    return 0
+
+
+def _evaluate(args):
+    from modspec.train.run import evaluate_checkpoint
+
+    evaluate_checkpoint(args.checkpoint, args.data, split=args.split, json_path=args.json, device=args.device or "cpu",
+                        progress=not args.quiet)
+    return 0
+
+
+def _predict(args):
+    from modspec.train.run import predict_files
+
+    failed = 0
+    for result in predict_files(args.checkpoint, args.files, top=args.top, device=args.device or "cpu"):
+        if "error" in result:
+            failed += 1
+            print(f"{result['path']}: skipped ({result['error']})", file=sys.stderr)
+            continue
+        tags = ", ".join(f"{label} {p:.2f}" for label, p in result["top"])
+        print(f"{result['path']}: {tags}")
+    return 1 if failed else 0
+
+
+def _demo(args):
+    from modspec.train.demo import run_demo
+
+    run_demo(args.out, n_train=args.n_train, seed=args.seed, progress=not args.quiet)
+    return 0
+
+
+def _models(args):
+    from modspec import models
+
+    if args.name:
+        print(models.summary(args.name, **dict(args.option)))
+    else:
+        for name in models.available():
+            print(name)
+    return 0
+
+
 def main(argv=None):
     """Entry point of the ``modspec`` command."""
+    from modspec.errors import ParameterError
+
     parser = argparse.ArgumentParser(prog="modspec", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="compute features of a clip and plot its mel spectrogram")
-    demo.add_argument("--input", help="an audio file (default: a generated clip)")
-    demo.add_argument("--sr", type=int, default=16000, help="sample rate in Hz (default 16000)")
-    demo.add_argument("--out", default="demo_out", help="output folder (default demo_out)")
+
+    demo = commands.add_parser("demo", help="train the mel baseline and SincModNet on synthetic data; "
+                               "print and plot their ROC-AUC / PR-AUC per tag")
+    demo.add_argument("--out", default="demo_out", help="output folder (default demo_out); re-running resumes")
+    demo.add_argument("--n-train", type=int, default=160, help="synthetic training clips (default 160)")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(run=_demo)
+
+    feats = commands.add_parser("features", help="compute features of a clip and plot its mel spectrogram")
+    feats.add_argument("--input", help="an audio file (default: a generated clip)")
+    feats.add_argument("--sr", type=int, default=16000, help="sample rate in Hz (default 16000)")
+    feats.add_argument("--out", default="demo_out", help="output folder (default demo_out)")
+    feats.set_defaults(run=_features)
+
+    from modspec.data.spec import DATA_SPECS
+
+    train = commands.add_parser("train", help="train a model of modspec.models")
+    train.add_argument("--model", required=True, help="a name of `modspec models`")
+    train.add_argument("--option", type=_parse_option, action="append", default=[], metavar="KEY=VALUE",
+                       help="a model option (repeatable), e.g. --option frontend=raw")
+    train.add_argument("--data", default="synthetic", help=f"{DATA_SPECS} (default synthetic)")
+    train.add_argument("--out", default="runs/model", help="run folder (default runs/model)")
+    train.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
+    train.add_argument("--epochs", type=int, default=200)
+    train.add_argument("--batch-size", type=int, default=16)
+    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    train.add_argument("--steps-per-epoch", type=int, default=None)
+    train.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: cuda if available)")
+    train.add_argument("--sr", type=int, default=16000, help="the model's sample rate in Hz (default 16000)")
+    train.add_argument("--duration", type=float, default=6.0, help="synthetic clip length in s (default 6)")
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.set_defaults(run=_train)
+
+    ev = commands.add_parser("evaluate", help="macro and per-tag metrics of a trained model on whole clips")
+    ev.add_argument("checkpoint", help="best.pt, last.pt or a run folder")
+    ev.add_argument("--data", default=None, help=f"{DATA_SPECS} (default: the training data)")
+    ev.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    ev.add_argument("--json", default=None, help="also write the metrics to this JSON file")
+    ev.add_argument("--device", default=None)
+    ev.add_argument("--quiet", action="store_true")
+    ev.set_defaults(run=_evaluate)
+
+    pr = commands.add_parser("predict", help="top tags of audio files with their probabilities")
+    pr.add_argument("checkpoint", help="best.pt, last.pt or a run folder")
+    pr.add_argument("files", nargs="+")
+    pr.add_argument("--top", type=int, default=5)
+    pr.add_argument("--device", default=None)
+    pr.set_defaults(run=_predict)
+
+    mo = commands.add_parser("models", help="list the models, or print one's parameter summary")
+    mo.add_argument("name", nargs="?")
+    mo.add_argument("--option", type=_parse_option, action="append", default=[], metavar="KEY=VALUE")
+    mo.set_defaults(run=_models)
+
     args = parser.parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except ParameterError as err:
+        print(f"modspec {args.command}: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

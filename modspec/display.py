@@ -9,7 +9,7 @@ from modspec.errors import ParameterError, check_sample_rate
 from modspec.filters import SincBank
 
 __all__ = ["filter_responses", "jtfs", "modulation_filter_responses", "modulation_response", "modulation_spectrum",
-           "scalogram", "specshow"]
+           "scalogram", "specshow", "tag_metrics"]
 
 
 def _pyplot():
@@ -976,4 +976,60 @@ def _jtfs_images(plt, S, meta, joint, n2, xi2, xi_fr, columns, *, sr, hop_length
     fig.colorbar(image, ax=list(axes.ravel()), format=fmt)
     rate = f"{xi2 * sr:.3g} Hz" if sr is not None else f"{xi2:.3g} cycles/sample"
     fig.suptitle(title if title else f"second-order wavelet n2 = {n2} (xi2 = {rate})")
+    return fig
+
+
+def tag_metrics(results, *, metric="roc_auc", ax=None, title=None):
+    """Grouped bars of a per-tag metric for one or more models, with each model's macro average.
+
+    Parameters
+    ----------
+    results : dict
+        ``{model name: metrics}``, each as :func:`modspec.train.tagging_metrics`
+        returns (``per_tag`` rows with the metric; tags without a value are left empty).
+    metric : {'roc_auc', 'pr_auc'}
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure if None.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from modspec import display
+    >>> m = {"roc_auc": 0.8, "pr_auc": 0.6, "per_tag": [{"tag": "a", "roc_auc": 0.9, "pr_auc": 0.7},
+    ...                                                  {"tag": "b", "roc_auc": 0.7, "pr_auc": 0.5}]}
+    >>> fig = display.tag_metrics({"mel": m, "sinc": m})
+    >>> plt.close(fig)
+    """
+    if metric not in ("roc_auc", "pr_auc"):
+        raise ParameterError(f"metric={metric!r} must be 'roc_auc' or 'pr_auc'")
+    if not isinstance(results, dict) or not results:
+        raise ParameterError("results must be a non-empty dict {model name: metrics}")
+    tags = [row["tag"] for row in next(iter(results.values()))["per_tag"]]
+    for name, metrics in results.items():
+        if [row["tag"] for row in metrics["per_tag"]] != tags:
+            raise ParameterError(f"results[{name!r}] scores other tags than the first model; compare like with like")
+    plt = _pyplot()
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(tags) * len(results)), 4.0), layout="constrained")
+    fig = ax.figure
+    width = 0.8 / len(results)
+    x = np.arange(len(tags))
+    for k, (name, metrics) in enumerate(results.items()):
+        values = [np.nan if row[metric] is None else row[metric] for row in metrics["per_tag"]]
+        macro = metrics.get(metric)
+        label = name if macro is None else f"{name} (macro {macro:.3f})"
+        ax.bar(x + (k - (len(results) - 1) / 2) * width, values, width, label=label)
+    if metric == "roc_auc":
+        ax.axhline(0.5, color="0.5", linewidth=0.8, linestyle="--")  # chance
+    ax.set_xticks(x, tags, rotation=45, ha="right")
+    ax.set_ylim(0.0, 1.0)
+    ax.set_ylabel({"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC"}[metric])
+    ax.legend(loc="lower right", fontsize="small")
+    if title:
+        ax.set_title(title)
     return fig

@@ -17,14 +17,16 @@ except ImportError as err:  # pragma: no cover - exercised with torch hidden
 
 from modspec.nn.learnable import HarmonicSpectrogram, SincConv
 from modspec.nn.modulation import InstanceNorm, ModulationFilterbank, ModulationSpectrum
-from modspec.nn.preprocess import LogCompression, Standardize
-from modspec.nn.scattering import Scattering1D, TimeFrequencyScattering
+from modspec.nn.preprocess import AWeighting, LogCompression, Standardize
+from modspec.nn.scattering import JTFSTensor, Scattering1D, TimeFrequencyScattering
 from modspec.nn.spectral import AmplitudeToDB, MelSpectrogram, Spectrogram
 
 __all__ = [
+    "AWeighting",
     "AmplitudeToDB",
     "HarmonicSpectrogram",
     "InstanceNorm",
+    "JTFSTensor",
     "LogCompression",
     "MelSpectrogram",
     "ModulationFilterbank",

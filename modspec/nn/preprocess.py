@@ -7,10 +7,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from modspec import filters
 from modspec.errors import ParameterError, check_real
 from modspec.nn._base import DesignedModule, check_same_dtype, check_tensor
 
-__all__ = ["LogCompression", "Standardize"]
+__all__ = ["AWeighting", "LogCompression", "Standardize"]
 
 _MODES = ("sample", "frequency")
 
@@ -192,3 +193,101 @@ class Standardize(DesignedModule):
                     f"S {tuple(S.shape)}"
                 ) from None
         return (S - mean) / (std + self.eps)
+
+
+_A_KINDS = ("db", "power", "amplitude")
+
+
+class AWeighting(DesignedModule):
+    r"""A-weighting (IEC 61672:2003) of the rows of a spectrogram, as :func:`modspec.features.a_weight`.
+
+    Choi et al. (2018) compare it with per-frequency standardisation and no
+    weighting. With :math:`w(f)` the A-weighting of frequency :math:`f` in dB
+    (:func:`modspec.filters.a_weighting`, floored at ``min_db``):
+
+    .. math::
+
+        \hat S[f, t] = S[f, t] + w(f) \ (\mathrm{dB}), \quad
+        S[f, t] \, 10^{w(f) / 10} \ (\mathrm{power}), \quad
+        S[f, t] \, 10^{w(f) / 20} \ (\mathrm{amplitude}).
+
+    Parameters
+    ----------
+    frequencies : array_like, shape (n_freq,)
+        Frequency of each row in Hz: :func:`modspec.filters.fft_frequencies`
+        for a linear spectrogram, the band centres
+        ``filters.mel_frequencies(n_mels + 2, ...)[1:-1]`` for a mel one.
+    kind : {'db', 'power', 'amplitude'}
+        What the input holds: the weighting is added in dB, or multiplied as
+        ``10^(w/10)`` or ``10^(w/20)``.
+    min_db : float or None
+        Floor of the weighting in dB; None keeps ``-inf`` dB (a zero factor)
+        at 0 Hz.
+
+    Attributes
+    ----------
+    weights : torch.Tensor, shape (n_freq, 1)
+        The weighting of each row: in dB for ``kind='db'``, else the linear
+        factor (a buffer, in the module's dtype).
+
+    Shape
+    -----
+    - Input: (..., n_freq, n_frames), real floating point, dtype of the module.
+    - Output: same shape and dtype as the input.
+
+    Raises
+    ------
+    ParameterError
+        At construction on a bad ``kind``, non-finite or negative
+        frequencies, or ``min_db=None`` with ``kind='db'`` and a 0 Hz row
+        (the weight would be ``-inf``); in ``forward`` on a non-tensor,
+        integer, complex or 1-d input, an input dtype other than the
+        module's, or ``n_freq`` other than ``len(frequencies)``.
+
+    Notes
+    -----
+    The weights are designed once in float64 and stored in torch's default
+    dtype; ``.double()`` refills them from the float64 design. A fixed
+    elementwise map: differentiable in the input, no parameters; CPU or CUDA.
+    """
+
+    def __init__(self, frequencies, *, kind="db", min_db=-80.0):
+        super().__init__()
+        if kind not in _A_KINDS:
+            raise ParameterError(f"kind={kind!r} is not supported; use one of {_A_KINDS}")
+        frequencies = _as_float64("frequencies", frequencies)
+        if frequencies.ndim != 1 or frequencies.size == 0 or (frequencies < 0).any():
+            raise ParameterError(
+                f"frequencies must be a non-empty 1-d array of frequencies >= 0 Hz, got shape {frequencies.shape}"
+            )
+        if min_db is not None:
+            min_db = check_real("min_db", min_db)
+        weights_db = filters.a_weighting(frequencies, min_db=min_db)
+        if kind == "db" and not np.isfinite(weights_db).all():
+            raise ParameterError("min_db=None gives -inf dB at 0 Hz; pass a finite min_db (e.g. -80.0)")
+        self.kind, self.min_db, self.n_freq = kind, min_db, frequencies.size
+        weights = weights_db if kind == "db" else 10.0 ** (weights_db / (10.0 if kind == "power" else 20.0))
+        self.register_design("weights", weights[:, None])
+
+    def extra_repr(self):
+        return f"n_freq={self.n_freq}, kind={self.kind!r}, min_db={self.min_db}"
+
+    def forward(self, S):
+        """A-weighted ``S``.
+
+        Parameters
+        ----------
+        S : torch.Tensor, shape (..., n_freq, n_frames)
+
+        Returns
+        -------
+        torch.Tensor, same shape and dtype as ``S``
+        """
+        check_tensor("S", S, min_ndim=2, layout="(..., n_freq, n_frames)")
+        check_same_dtype("S", S, self, "weights")
+        if S.shape[-2] != self.n_freq:
+            raise ParameterError(
+                f"S has {S.shape[-2]} rows (shape {tuple(S.shape)}); this AWeighting was designed for "
+                f"{self.n_freq} frequencies"
+            )
+        return S + self.weights if self.kind == "db" else S * self.weights

@@ -30,7 +30,7 @@ from modspec.kernels import cpu_jtfs
 from modspec.kernels.cpu_scattering import Geometry
 from modspec.nn._base import DesignedModule, check_same_dtype, check_tensor
 
-__all__ = ["Scattering1D", "TimeFrequencyScattering"]
+__all__ = ["JTFSTensor", "Scattering1D", "TimeFrequencyScattering"]
 
 
 def _fold(Y, factor):
@@ -462,3 +462,140 @@ class TimeFrequencyScattering(DesignedModule):
         else:
             S = torch.cat([S0[:, None]] + blocks, dim=1).index_select(1, self.rows_kept)
         return S.reshape(lead + S.shape[1:])
+
+
+class JTFSTensor(torch.nn.Module):
+    r"""Raghavan's jTFS input for a 3-D CNN, as :func:`modspec.features.jtfs_tensor`, differentiable.
+
+    From the jTFS of :class:`TimeFrequencyScattering` (``format='time'``),
+    every spinned second-order path ``(n1, n2, n_fr)`` is divided by the
+    first-order spin-0 coefficient of the same ``n1`` (the scalogram averaged
+    in time and log-frequency), so that only the temporal and frequential
+    *variation* is kept; the ratios are averaged over ``n1``. Of the two spins
+    (up, down), the one whose second-order paths carry more energy (sum of
+    squares, per signal) is kept.
+
+    Parameters
+    ----------
+    J, J_fr, shape, Q, Q_fr, T, F
+        As :class:`TimeFrequencyScattering`.
+    eps : float >= 0
+        Added to S1 before dividing, relative to each signal's largest S1.
+
+    Shape
+    -----
+    - Input: (..., n_samples)
+    - Output: (..., n_frames, n_temporal, n_frequential) = ``(..., *self.output_shape)``:
+      frames ``2**floor(log2 T)`` samples apart; second-order wavelets ``n2``
+      with any ``j1 < j2`` (increasing scale); frequential wavelets of one
+      spin (increasing scale). Raghavan's (N, J2, J_fr).
+
+    Raises
+    ------
+    ParameterError
+        As :class:`TimeFrequencyScattering`; a negative or non-finite ``eps``.
+
+    Notes
+    -----
+    The module holds a :class:`TimeFrequencyScattering` (``self.jtfs``, its
+    buffers) and non-persistent index buffers built from
+    :func:`modspec.features.jtfs_meta`: ``first_rows`` (the spin-0
+    first-order paths), and per spin ``rows_up``/``rows_down`` (its
+    second-order paths, by ``(n2, n_fr)``), ``nearest_up``/``nearest_down``
+    (the first-order path of the same ``n1``, the nearest on its grid when
+    the strides differ), ``groups_up``/``groups_down`` (the output cell of each
+    path) and ``counts`` (paths per cell, to average over ``n1``).
+
+    The spin is a hard choice per signal (an argmax, not differentiable);
+    the values are differentiable with respect to the input. Unlike the NumPy
+    function, the smallest normal number of the dtype is added to S1, so a
+    silent signal gives zeros (not 0/0 = NaN); for any other signal the
+    numbers are the same (float64 ~1e-15 relative, float32 ~1e-6).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from modspec.nn.scattering import JTFSTensor
+    >>> layer = JTFSTensor(6, 2, 4096, Q=(8, 2))
+    >>> layer.output_shape
+    (64, 9, 3)
+    >>> layer(torch.randn(2, 4096)).shape
+    torch.Size([2, 64, 9, 3])
+    """
+
+    def __init__(self, J, J_fr, shape, Q, Q_fr=1, T=None, F=None, eps=1e-10):
+        super().__init__()
+        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not np.isfinite(eps) or eps < 0:
+            raise ParameterError(f"eps={eps!r} must be a finite number >= 0 (relative to each signal's largest S1)")
+        self.eps = float(eps)
+        self.jtfs = TimeFrequencyScattering(J, J_fr, shape, Q, Q_fr=Q_fr, T=T, F=F, format="time")
+        meta = self.jtfs.meta()
+        order, spin, n1, n2, n_fr = meta["order"], meta["spin"], meta["n"][:, 0], meta["n"][:, 1], meta["n_fr"]
+        first = np.flatnonzero((order == 1) & (spin == 0))
+        n2_values = sorted(set(n2[order == 2].astype(int).tolist()))
+        self.register_buffer("first_rows", torch.from_numpy(first), persistent=False)
+        counts = {}
+        for name, sign in (("up", 1), ("down", -1)):
+            n_fr_values = sorted(set(n_fr[(order == 2) & (spin == sign)].astype(int).tolist()))
+            rows, groups = [], []
+            for a, n2_value in enumerate(n2_values):
+                for b, n_fr_value in enumerate(n_fr_values):
+                    cell = np.flatnonzero((order == 2) & (n2 == n2_value) & (n_fr == n_fr_value))
+                    rows += cell.tolist()
+                    groups += [a * len(n_fr_values) + b] * len(cell)
+            rows = np.array(rows)
+            nearest = np.abs(n1[first][None, :] - n1[rows][:, None]).argmin(axis=1)
+            self.register_buffer(f"rows_{name}", torch.from_numpy(rows), persistent=False)
+            self.register_buffer(f"nearest_{name}", torch.from_numpy(nearest), persistent=False)
+            self.register_buffer(f"groups_{name}", torch.tensor(groups, dtype=torch.long), persistent=False)
+            counts[name] = np.bincount(groups, minlength=len(n2_values) * len(n_fr_values))
+        # The two spins' banks mirror each other: same cells, same number of n1 per cell.
+        if not np.array_equal(counts["up"], counts["down"]):  # pragma: no cover - a bank without mirror symmetry
+            raise ParameterError("the frequential bank's spins +1 and -1 do not pair up; this jTFS has no JTFSTensor")
+        self.register_buffer("counts", torch.tensor(counts["up"], dtype=torch.get_default_dtype()), persistent=False)
+        n_frames = self.jtfs.frames.stop - self.jtfs.frames.start
+        self.output_shape = (n_frames, len(n2_values), len(n_fr_values))
+
+    def extra_repr(self):
+        return f"eps={self.eps}, output_shape={self.output_shape}"
+
+    def _spin(self, S, S1, name):
+        """(tensor (B, n_cells, n_frames), energy (B,)) of one spin from the jTFS paths S (B, n_paths, n_frames)."""
+        S2 = S.index_select(1, getattr(self, f"rows_{name}"))
+        ratio = S2 / S1.index_select(1, getattr(self, f"nearest_{name}"))
+        total = S2.new_zeros((S2.shape[0], self.counts.shape[0], S2.shape[-1]))
+        mean = total.index_add(1, getattr(self, f"groups_{name}"), ratio) / self.counts[:, None]
+        # The energy decides a hard choice: no gradient, float64 as the NumPy function.
+        return mean, S2.detach().to(torch.float64).pow(2).sum(dim=(1, 2))
+
+    def forward(self, y, return_spin=False):
+        """The jTFS tensor of ``y``.
+
+        Parameters
+        ----------
+        y : torch.Tensor, shape (..., n_samples)
+        return_spin : bool
+            Also return the spin kept for each signal.
+
+        Returns
+        -------
+        tensor : torch.Tensor, shape (..., n_frames, n_temporal, n_frequential), dtype of ``y``
+        spin : torch.Tensor, shape (...), int8
+            +1 (up) or -1 (down), only with ``return_spin=True``.
+        """
+        S = self.jtfs(y)  # validates y
+        lead = S.shape[:-2]
+        S = S.reshape((-1,) + S.shape[-2:])
+        S1 = S.index_select(1, self.first_rows)
+        # eps relative to each signal's largest S1 (as the NumPy function); tiny: a silent signal gives 0, not NaN.
+        S1 = S1 + self.eps * S1.amax(dim=(1, 2), keepdim=True) + torch.finfo(S.dtype).tiny
+        up, energy_up = self._spin(S, S1, "up")
+        down, energy_down = self._spin(S, S1, "down")
+        keep_up = energy_up >= energy_down
+        out = torch.where(keep_up[:, None, None], up, down)
+        out = out.reshape((-1,) + self.output_shape[1:] + (self.output_shape[0],)).permute(0, 3, 1, 2)
+        out = out.reshape(lead + self.output_shape)
+        if return_spin:
+            spin = torch.where(keep_up, 1, -1).to(torch.int8).reshape(lead)
+            return out, spin
+        return out
