@@ -179,3 +179,17 @@ def test_bad_signals():
         jtfs(np.full(4096, np.nan), J=6, J_fr=2, Q=8)
     with pytest.raises(ParameterError, match="J=6 is too large"):
         jtfs(np.zeros(32), J=6, J_fr=2, Q=8)
+
+
+@pytest.mark.parametrize("J, Q1, J_fr, F, expected", [
+    (6, 8, 3, 8, 120),    # kymatio's N_padded_fr: (56 + 64) // 8 * 8
+    (6, 8, 2, 4, 88),     # (56 + 32) // 4 * 4
+    (6, 8, 2, 16, 80),    # 88 is not a multiple of F's subsampling 16: 88 // 16 * 16
+    (6, 8, 3, 24, 112),   # 120 // 8 * 8 = 120 is not a multiple of 16 either
+])
+def test_frequential_padding_fits_the_averaging(J, Q1, J_fr, F, expected):
+    from modspec.features.scattering import _jtfs_n_fr
+
+    n = _jtfs_n_fr(J, Q1, J_fr, F)
+    assert n == expected
+    assert n % 2 ** int(np.log2(F)) == 0 and n % 2**J_fr == 0 and n >= (J + 1) * Q1 + 8

@@ -417,9 +417,16 @@ _FORMATS = ("time", "joint")
 
 
 def _jtfs_n_fr(J, Q1, J_fr, F):
-    """kymatio's N_padded_fr: (J + 1) Q1 rows plus 8 min(F, 2**J_fr), rounded down to a multiple of 2**J_fr."""
-    n_input = (J + 1) * Q1
-    return (n_input + 8 * min(F, 2**J_fr)) // 2**J_fr * 2**J_fr
+    """kymatio's N_padded_fr: (J + 1) Q1 rows plus 8 min(F, 2**J_fr), rounded down to a multiple of 2**J_fr.
+
+    With F > 2**J_fr that length need not be a multiple of the averaging's
+    subsampling 2**floor(log2 F) (kymatio then fails); it is then rounded down
+    to a multiple of that instead, which still leaves more than 8 rows of padding.
+    """
+    n = (J + 1) * Q1 + 8 * min(F, 2**J_fr)
+    n_padded = n // 2**J_fr * 2**J_fr
+    step = 2 ** int(math.floor(math.log2(F)))
+    return n_padded if n_padded % step == 0 else n // step * step
 
 
 def _check_jtfs(n_samples, J, Q, T, J_fr, Q_fr, F, format):
