@@ -113,8 +113,15 @@ def _config(args):
 def _train(args):
     from modspec.train.run import train_model
 
+    import torch.distributed as dist
+
     model, result = train_model(args.model, args.data, args.out, options=dict(args.option), config=_config(args),
                                 resume=args.resume, sample_rate=args.sr, duration=args.duration)
+    if dist.is_initialized():  # under torchrun: rank 0 reports
+        rank = dist.get_rank()
+        dist.destroy_process_group()
+        if rank != 0:
+            return 0
     print(f"best epoch {result['best_epoch']} of {result['epochs']}, valid loss {result['best_valid_loss']:.4f}"
           + (" (stopped early)" if result["stopped_early"] else "") + f"; weights in {Path(args.out) / 'best.pt'}")
     return 0
