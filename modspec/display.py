@@ -1027,9 +1027,10 @@ def tag_metrics(results, *, metric="roc_auc", ax=None, title=None):
     if metric == "roc_auc":
         ax.axhline(0.5, color="0.5", linewidth=0.8, linestyle="--")  # chance
     ax.set_xticks(x, tags, rotation=45, ha="right")
-    ax.set_ylim(0.0, 1.0)
+    ax.set_ylim(0.0, 1.18)  # room above the bars for the legend
+    ax.set_yticks(np.linspace(0.0, 1.0, 6))
     ax.set_ylabel({"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC"}[metric])
-    ax.legend(loc="lower right", fontsize="small")
+    ax.legend(loc="upper right", fontsize="small", ncols=len(results))
     if title:
         ax.set_title(title)
     return fig
