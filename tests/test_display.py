@@ -248,3 +248,24 @@ def test_errors(call, match):
     with pytest.raises(ParameterError, match=match):
         call()
     assert not plt.get_fignums()  # validation happens before any figure is made
+
+
+def test_tag_metrics_bars_and_errors():
+    import matplotlib.pyplot as plt
+
+    from modspec import display
+    from modspec.errors import ParameterError
+
+    a = {"roc_auc": 0.75, "per_tag": [{"tag": "x", "roc_auc": 0.9}, {"tag": "y", "roc_auc": None}]}
+    b = {"roc_auc": 0.6, "per_tag": [{"tag": "x", "roc_auc": 0.6}, {"tag": "y", "roc_auc": 0.6}]}
+    fig = display.tag_metrics({"a": a, "b": b})
+    ax = fig.axes[0]
+    heights = [p.get_height() for p in ax.patches]
+    assert heights[0] == 0.9 and np.isnan(heights[1]) and heights[2:] == [0.6, 0.6]  # a's bars, then b's
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["x", "y"]
+    assert "a (macro 0.750)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    plt.close(fig)
+    with pytest.raises(ParameterError, match="other tags"):
+        display.tag_metrics({"a": a, "c": {"per_tag": [{"tag": "z", "roc_auc": 0.5}] * 2}})
+    with pytest.raises(ParameterError, match="metric="):
+        display.tag_metrics({"a": a}, metric="f1")
