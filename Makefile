@@ -6,7 +6,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= torch,train,plot,test
+EXTRAS ?= torch,train,plot,distributed,test
 comma := ,
 STAMP := $(VENV)/.modspec-installed-$(subst $(comma),-,$(EXTRAS))
 

@@ -9,12 +9,12 @@ from modspec.errors import ParameterError
 
 __version__ = "0.1.0"
 
-__all__ = ["ParameterError", "__version__", "features", "filters", "io"]
+__all__ = ["ParameterError", "__version__", "extract", "features", "filters", "io"]
 
 
 def __getattr__(name):
     # Submodules load on first use so that `import modspec` stays cheap.
-    if name in {"features", "filters", "io", "nn", "display", "kernels"}:
+    if name in {"features", "filters", "io", "nn", "display", "kernels", "extract"}:
         import importlib
 
         return importlib.import_module(f"modspec.{name}")

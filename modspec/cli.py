@@ -230,6 +230,10 @@ def main(argv=None):
     mo.add_argument("--option", type=_parse_option, action="append", default=[], metavar="KEY=VALUE")
     mo.set_defaults(run=_models)
 
+    from modspec.extract import add_parser as add_extract_parser
+
+    add_extract_parser(commands)
+
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -8,7 +8,7 @@ import functools
 
 import numpy as np
 
-from modspec import filters
+from modspec import _backend, filters
 from modspec.errors import (
     ParameterError,
     check_audio,
@@ -77,6 +77,10 @@ def sinc_filterbank(
     >>> mf.sinc_filterbank(y, 16000, rectify="relu").shape
     (2, 80, 1575)
     """
+    if _backend.is_cupy(y):
+        return _backend.gpu().sinc_filterbank(y=y, sr=sr, n_filters=n_filters, kernel_size=kernel_size, stride=stride,
+            fmin=fmin, fmax=fmax, min_low_hz=min_low_hz, min_band_hz=min_band_hz, low_hz=low_hz, high_hz=high_hz,
+            rectify=rectify)
     check_audio(y)
     stride = check_positive_int("stride", stride)
     rectify = check_choice("rectify", rectify, RECTIFIERS)
@@ -151,6 +155,10 @@ def harmonic_spectrogram(
     >>> mf.harmonic_spectrogram(y, 16000).shape
     (2, 6, 128, 63)
     """
+    if _backend.is_cupy(y):
+        return _backend.gpu().harmonic_spectrogram(y=y, sr=sr, n_fft=n_fft, hop_length=hop_length,
+            win_length=win_length, window=window, center=center, pad_mode=pad_mode, power=power,
+            n_harmonic=n_harmonic, semitone_scale=semitone_scale, Q=Q, f0=f0, db=db, amin=amin, top_db=top_db)
     check_audio(y)
     power = check_power(power)
     n_fft = check_positive_int("n_fft", n_fft)

@@ -24,6 +24,7 @@ import numbers
 import numpy as np
 import scipy.fft
 
+from modspec import _backend
 from modspec import filters as _design
 from modspec.errors import (
     ParameterError,
@@ -162,6 +163,8 @@ def envelope(x, *, kind="abs", axis=-1):
     >>> envelope(np.array([-2.0, 3.0]), kind="halfwave")
     array([0., 3.])
     """
+    if _backend.is_cupy(x):
+        return _backend.gpu().envelope(x=x, kind=kind, axis=axis)
     check_audio(x, name="x")
     check_choice("kind", kind, ENVELOPES)
     axis = _check_axis(axis, x.ndim)
@@ -358,6 +361,10 @@ def modulation_filterbank(
     ...                       padding="valid", rectify="square").shape
     (2, 80, 20, 50)
     """
+    if _backend.is_cupy(S):
+        return _backend.gpu().modulation_filterbank(S=S, frame_rate=frame_rate, kind=kind, n_filters=n_filters,
+            kernel_size=kernel_size, stride=stride, padding=padding, all_pass=all_pass, max_mod_hz=max_mod_hz,
+            min_mod_hz=min_mod_hz, filters=filters, rectify=rectify)
     # Finiteness is checked on the (smaller) output below: a NaN or inf that any
     # filter reads makes its outputs non-finite, and reading S once more would
     # cost as much as the filtering itself.
@@ -433,6 +440,8 @@ def instance_normalize(S, *, eps=1e-5):
     >>> bool(np.allclose(Z.mean(axis=(0, 2)), 0)), bool(np.allclose(Z.var(axis=(0, 2)), 1, atol=1e-3))
     (True, True)
     """
+    if _backend.is_cupy(S):
+        return _backend.gpu().instance_normalize(S=S, eps=eps)
     check_float_array("S", S, min_ndim=3)
     if not np.isfinite(S).all():
         raise ParameterError("S contains non-finite values (NaN or inf)")
@@ -529,6 +538,10 @@ def modulation_spectrum(
     >>> float(round(mod_freqs[np.argmax(spectrum[3:]) + 3], 1))
     4.0
     """
+    if _backend.is_cupy(y) or _backend.is_cupy(S):
+        return _backend.gpu().modulation_spectrum(y=y, sr=sr, S=S, frame_rate=frame_rate, n_fft=n_fft,
+            hop_length=hop_length, n_mels=n_mels, fmin=fmin, fmax=fmax, compression=compression, C=C, detrend=detrend,
+            window=window)
     if (y is None) == (S is None):
         raise ParameterError("give exactly one of y (signal) or S (band envelopes)")
     check_choice("compression", compression, COMPRESSIONS)

@@ -8,7 +8,7 @@ scaler; Dieleman & Schrauwen (2014) compress mel spectrograms with
 
 import numpy as np
 
-from modspec import filters
+from modspec import _backend, filters
 from modspec.errors import ParameterError, check_float_array, check_real, check_spectrogram
 
 __all__ = ["a_weight", "log_compress", "scale", "standardize"]
@@ -28,6 +28,8 @@ def log_compress(S, *, C=10000.0):
     -------
     np.ndarray, same shape and dtype as ``S``
     """
+    if _backend.is_cupy(S):
+        return _backend.gpu().log_compress(S=S, C=C)
     check_float_array("S", S, min_ndim=1)
     C = check_real("C", C, positive=True)
     if (S < 0).any():
@@ -48,6 +50,8 @@ def scale(S, *, factor=10.0):
     -------
     np.ndarray, same shape and dtype as ``S``
     """
+    if _backend.is_cupy(S):
+        return _backend.gpu().scale(S=S, factor=factor)
     check_float_array("S", S, min_ndim=1)
     return S * S.dtype.type(check_real("factor", factor))
 
@@ -73,6 +77,8 @@ def standardize(S, *, mode="sample", mean=None, std=None, eps=1e-8):
     -------
     np.ndarray, same shape and dtype as ``S``
     """
+    if _backend.is_cupy(S):
+        return _backend.gpu().standardize(S=S, mode=mode, mean=mean, std=std, eps=eps)
     check_spectrogram(S)
     eps = check_real("eps", eps, positive=True)
     if mode not in ("sample", "frequency"):
@@ -118,6 +124,8 @@ def a_weight(S, *, frequencies, kind="db", min_db=-80.0):
     -------
     np.ndarray, same shape and dtype as ``S``
     """
+    if _backend.is_cupy(S):
+        return _backend.gpu().a_weight(S=S, frequencies=frequencies, kind=kind, min_db=min_db)
     check_spectrogram(S)
     frequencies = np.asarray(frequencies, dtype=np.float64)
     if frequencies.shape != (S.shape[-2],):

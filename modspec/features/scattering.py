@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 import scipy.fft
 
-from modspec import filters
+from modspec import _backend, filters
 from modspec.errors import ParameterError, check_audio, check_sample_rate
 from modspec.features.spectral import _flatten_batch
 from modspec.kernels import cpu_jtfs, cpu_scattering
@@ -258,6 +258,8 @@ def scattering(y, *, J, Q=1, T=None, max_order=2, oversampling=0):
     >>> S.shape, S.dtype
     ((2, 126, 64), dtype('float32'))
     """
+    if _backend.is_cupy(y):
+        raise _backend.no_gpu_path("modspec.features.scattering", hint="use modspec.nn.Scattering1D on a CUDA tensor")
     check_audio(y)
     n_samples = y.shape[-1]
     J, Q, T = _check_scales(n_samples, J, Q, T)
@@ -396,6 +398,8 @@ def scalogram(y, *, J, Q=1, hop_length=1, sr=None):
     >>> S.shape, round(float(freqs[S[:, 64].argmax()]))  # the wavelet nearest 1 kHz
     ((54, 128), 1036)
     """
+    if _backend.is_cupy(y):
+        raise _backend.no_gpu_path("modspec.features.scalogram", hint="use modspec.nn.Scattering1D on a CUDA tensor")
     check_audio(y)
     n_samples = y.shape[-1]
     J, Q, _ = _check_scales(n_samples, J, Q, None)
@@ -576,6 +580,10 @@ def jtfs(y, *, J, J_fr, Q, Q_fr=1, T=None, F=None, format="time", compact=True):
     >>> S.shape, len(meta['key']), meta['key'][1], sorted(set(meta['spin'][meta['order'] == 2].tolist()))
     ((447, 64), 447, (0, 0), [-1.0, 0.0, 1.0])
     """
+    if _backend.is_cupy(y):
+        raise _backend.no_gpu_path(
+            "modspec.features.jtfs", hint="use modspec.nn.TimeFrequencyScattering on a CUDA tensor"
+        )
     check_audio(y)
     n_samples = y.shape[-1]
     J, Q, T, J_fr, Q_fr, F, n_fr_padded = _check_jtfs(n_samples, J, Q, T, J_fr, Q_fr, F, format)
@@ -712,6 +720,8 @@ def jtfs_tensor(y, *, J, J_fr, Q, Q_fr=1, T=None, F=None, eps=1e-10, return_spin
     >>> X.shape, int(spin)
     ((128, 9, 3), 1)
     """
+    if _backend.is_cupy(y):
+        raise _backend.no_gpu_path("modspec.features.jtfs_tensor", hint="use modspec.nn.JTFSTensor on a CUDA tensor")
     eps = float(eps)
     if not eps >= 0:
         raise ParameterError(f"eps={eps!r} must be >= 0")

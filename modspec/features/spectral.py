@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from modspec import filters
+from modspec import _backend, filters
 from modspec.errors import ParameterError, check_audio, check_positive_int, check_power, check_spectrogram
 from modspec.kernels import cpu
 
@@ -127,6 +127,9 @@ def stft(y, *, n_fft=2048, hop_length=None, win_length=None, window="hann", cent
     >>> mf.stft(y, n_fft=512, hop_length=256).shape
     (2, 257, 63)
     """
+    if _backend.is_cupy(y):
+        return _backend.gpu().stft(y=y, n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window,
+            center=center, pad_mode=pad_mode)
     check_audio(y)
     return _stft(
         y, n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window, center=center,
@@ -157,6 +160,9 @@ def spectrogram(
     The modulus and the transpose to (frequency, time) are one kernel pass
     over the FFT output.
     """
+    if _backend.is_cupy(y):
+        return _backend.gpu().spectrogram(y=y, n_fft=n_fft, hop_length=hop_length, win_length=win_length,
+            window=window, center=center, pad_mode=pad_mode, power=power)
     power = check_power(power)
     check_audio(y)
     return _stft(
@@ -238,6 +244,10 @@ def melspectrogram(
     >>> M.shape, M.dtype
     ((4, 96, 63), dtype('float32'))
     """
+    if _backend.is_cupy(y) or _backend.is_cupy(S):
+        return _backend.gpu().melspectrogram(y=y, sr=sr, S=S, n_fft=n_fft, hop_length=hop_length,
+            win_length=win_length, window=window, center=center, pad_mode=pad_mode, power=power, n_mels=n_mels,
+            fmin=fmin, fmax=fmax, htk=htk, norm=norm)
     if (y is None) == (S is None):
         raise ParameterError("give exactly one of y (signal) or S (spectrogram)")
     if y is not None:
@@ -315,6 +325,8 @@ def power_to_db(S, *, ref=1.0, amin=1e-10, top_db=80.0):
     the same result as its items one by one. For a single 2-D spectrogram the
     two agree exactly.
     """
+    if _backend.is_cupy(S):
+        return _backend.gpu().power_to_db(S=S, ref=ref, amin=amin, top_db=top_db)
     S = np.asarray(S) if not isinstance(S, np.ndarray) else S
     if np.iscomplexobj(S):
         raise ParameterError("S is complex; pass the power np.abs(S)**2 (or use amplitude_to_db on np.abs(S))")
@@ -348,6 +360,8 @@ def amplitude_to_db(S, *, ref=1.0, amin=1e-5, top_db=80.0):
     -------
     S_db : np.ndarray, same shape as ``S``, real dtype of ``S``
     """
+    if _backend.is_cupy(S):
+        return _backend.gpu().amplitude_to_db(S=S, ref=ref, amin=amin, top_db=top_db)
     magnitude = np.abs(S)
     _check_db_args(amin, top_db)
     ref_value = _reference_value(magnitude, ref)

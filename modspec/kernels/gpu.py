@@ -1,0 +1,840 @@
+"""The GPU backend: numba.cuda kernels and cuFFT (through CuPy) on CuPy arrays.
+
+Every public function here is the GPU twin of the function of the same name in
+:mod:`modspec.features` (same arguments, same checks, same numbers up to
+float rounding), which dispatches to it when given a CuPy array. The results
+stay on the array's device; nothing is copied to the host.
+
+Kernels
+-------
+One thread per output element, no shared memory: simple enough to check in
+numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) against the CPU kernels.
+
+- ``frame``: framing and windowing with zero or reflect padding, read straight
+  from the signal (no padded copy), frame-major for cuFFT's batched rfft;
+- ``power``: ``|X|^p`` transposed to (frequency, time);
+- ``project``: sparse band projections (mel, harmonic triangles): each band
+  reads only its non-zero bins;
+- ``correlate``: strided, zero-padded FIR correlation of every row with every
+  filter (the sinc filterbank, and the modulation filterbank shared across
+  bands), rectification fused;
+- ``modulus``, ``modulus_lowpass``, ``lowpass``: the scattering's modulus and
+  its decimating low-pass (only the kept samples are computed).
+
+Importing this module imports neither CuPy nor numba.cuda: the kernels are
+built on first use by :func:`kernels` once per dtype, and numba compiles each
+once per device (its dispatchers keep one binary per signature and context).
+
+Layering: the entry points reuse the validators and geometry of
+:mod:`modspec.features` (imported inside the functions, where the features
+package is already loaded), so both backends accept and refuse the same input.
+"""
+
+import functools
+import math
+import numbers
+import types
+
+import numpy as np
+
+from modspec import _backend, filters
+from modspec.errors import ParameterError, check_choice, check_positive_int, check_power, check_real
+
+__all__ = [
+    "a_weight", "amplitude_to_db", "envelope", "harmonic_spectrogram", "instance_normalize", "kernels",
+    "log_compress", "melspectrogram", "modulation_filterbank", "modulation_spectrum", "power_to_db", "scale",
+    "sinc_filterbank", "spectrogram", "standardize", "stft",
+]
+
+#: Threads per block of every kernel.
+THREADS = 128
+# Rectification codes of the correlation kernel (as modspec.kernels.cpu).
+_RECTIFY_CODES = {None: 0, "relu": 1, "abs": 2, "square": 3}
+
+
+def _cupy():
+    """CuPy, or an ImportError that names the extra."""
+    try:
+        import cupy
+    except ImportError as err:
+        raise ImportError("modspec's GPU backend needs CuPy: pip install 'modspec[gpu]'") from err
+    return cupy
+
+
+# --------------------------------------------------------------------------- kernels
+
+
+# numba.cuda, imported by the first kernels() call. A module global, not a
+# closure variable, because numba's CUDA simulator swaps module globals that
+# are numba.cuda for its fake module while a kernel runs.
+cuda = None
+
+
+def kernels(dtype):
+    """The numba.cuda kernels for real dtype ``dtype`` (float32 or float64), built once per dtype.
+
+    Parameters
+    ----------
+    dtype : np.dtype or type
+        float32 or float64: accumulators and constants are of this type, so
+        float32 work stays in single precision.
+
+    Returns
+    -------
+    types.SimpleNamespace
+        The dispatchers ``frame``, ``power``, ``project``, ``correlate``,
+        ``modulus``, ``modulus_lowpass`` and ``lowpass``; numba compiles each
+        on its first launch per device and argument types.
+    """
+    return _build_kernels(np.dtype(dtype).name)
+
+
+@functools.cache
+def _build_kernels(dtype_name):
+    global cuda
+    from numba import cuda
+
+    zero = np.dtype(dtype_name).type(0)
+
+    @cuda.jit
+    def frame(y, window, hop, pad, reflect, frames):  # pragma: no cover
+        """frames[b, t, k] = window[k] * y[b, t * hop + k - pad], zero or reflect padded (single reflection)."""
+        i = cuda.grid(1)
+        n_batch, n_frames, n_fft = frames.shape
+        if i >= n_batch * n_frames * n_fft:
+            return
+        k = i % n_fft
+        t = (i // n_fft) % n_frames
+        b = i // (n_fft * n_frames)
+        n_samples = y.shape[1]
+        j = t * hop + k - pad
+        if 0 <= j < n_samples:
+            frames[b, t, k] = y[b, j] * window[k]
+        elif not reflect:
+            frames[b, t, k] = zero
+        elif j < 0:
+            frames[b, t, k] = y[b, -j] * window[k]
+        else:
+            frames[b, t, k] = y[b, 2 * (n_samples - 1) - j] * window[k]
+
+    @cuda.jit
+    def power(X, exponent, out):  # pragma: no cover
+        """out[b, f, t] = |X[b, t, f]|^exponent (frame-major spectrum to frequency-major power)."""
+        i = cuda.grid(1)
+        n_batch, n_freq, n_frames = out.shape
+        if i >= n_batch * n_freq * n_frames:
+            return
+        t = i % n_frames
+        f = (i // n_frames) % n_freq
+        b = i // (n_frames * n_freq)
+        z = X[b, t, f]
+        p = z.real * z.real + z.imag * z.imag
+        if exponent == 2.0:
+            out[b, f, t] = p
+        elif exponent == 1.0:
+            out[b, f, t] = math.sqrt(p)
+        else:
+            out[b, f, t] = p ** (0.5 * exponent)
+
+    @cuda.jit
+    def project(S, weights, starts, stops, out):  # pragma: no cover
+        """out[b, m, t] = sum_k weights[m, k] S[b, k, t] over band m's non-zero bins starts[m]:stops[m]."""
+        i = cuda.grid(1)
+        n_batch, n_bands, n_frames = out.shape
+        if i >= n_batch * n_bands * n_frames:
+            return
+        t = i % n_frames
+        m = (i // n_frames) % n_bands
+        b = i // (n_frames * n_bands)
+        acc = zero
+        for k in range(starts[m], stops[m]):
+            acc += weights[m, k] * S[b, k, t]
+        out[b, m, t] = acc
+
+    @cuda.jit
+    def correlate(x, taps, stride, left, rectify, out):  # pragma: no cover
+        """out[r, f, t] = rect(sum_j x[r, t * stride + j - left] taps[f, j]), x zero outside [0, n_samples)."""
+        i = cuda.grid(1)
+        n_rows, n_filters, n_out = out.shape
+        if i >= n_rows * n_filters * n_out:
+            return
+        t = i % n_out
+        f = (i // n_out) % n_filters
+        r = i // (n_out * n_filters)
+        kernel_size = taps.shape[1]
+        start = t * stride - left
+        # Only the taps that land on the signal: the zero padding is never read.
+        lo = -start if start < 0 else 0
+        hi = x.shape[1] - start if start + kernel_size > x.shape[1] else kernel_size
+        acc = zero
+        for j in range(lo, hi):
+            acc += x[r, start + j] * taps[f, j]
+        # Rectification codes: 1 relu, 2 abs, 3 square (0 none).
+        if rectify == 1:
+            acc = acc if acc > zero else zero
+        elif rectify == 2:
+            acc = abs(acc)
+        elif rectify == 3:
+            acc = acc * acc
+        out[r, f, t] = acc
+
+    @cuda.jit
+    def modulus(U, A):  # pragma: no cover
+        """A[r, n] = |U[r, n]|."""
+        i = cuda.grid(1)
+        n_rows, n = A.shape
+        if i >= n_rows * n:
+            return
+        z = U[i // n, i % n]
+        A[i // n, i % n] = math.sqrt(z.real * z.real + z.imag * z.imag)
+
+    @cuda.jit
+    def modulus_lowpass(U, taps, right, step, first, out):  # pragma: no cover
+        """out[r, m] = sum_q taps[q] |U[r, (c - right + q) mod M]|, c = (first + m) * step.
+
+        ``taps[q] = phi[right - q]``: the decimating low-pass of the circular
+        modulus, computed at the kept samples only (as the CPU kernel).
+        """
+        i = cuda.grid(1)
+        n_rows, count = out.shape
+        if i >= n_rows * count:
+            return
+        r = i // count
+        m = i % count
+        M = U.shape[1]
+        base = (first + m) * step - right
+        acc = zero
+        for q in range(taps.shape[0]):
+            z = U[r, (base + q) % M]
+            acc += taps[q] * math.sqrt(z.real * z.real + z.imag * z.imag)
+        out[r, m] = acc
+
+    @cuda.jit
+    def lowpass(x, taps, right, step, first, out):  # pragma: no cover
+        """out[r, m] = sum_q taps[q] x[r, (c - right + q) mod M]: the same decimating low-pass of a real signal."""
+        i = cuda.grid(1)
+        n_rows, count = out.shape
+        if i >= n_rows * count:
+            return
+        r = i // count
+        m = i % count
+        M = x.shape[1]
+        base = (first + m) * step - right
+        acc = zero
+        for q in range(taps.shape[0]):
+            acc += taps[q] * x[r, (base + q) % M]
+        out[r, m] = acc
+
+    return types.SimpleNamespace(
+        frame=frame, power=power, project=project, correlate=correlate, modulus=modulus,
+        modulus_lowpass=modulus_lowpass, lowpass=lowpass,
+    )
+
+
+def _simulated():
+    from numba import config
+
+    return bool(config.ENABLE_CUDASIM)
+
+
+def launch(kernel, n_threads, *args):
+    """Run ``kernel`` on ``n_threads`` threads (blocks of :data:`THREADS`), on CuPy's current stream.
+
+    CuPy arrays are handed to numba without the stream synchronisation of the
+    CUDA array interface: the kernel runs on the stream that wrote them.
+    """
+    if n_threads == 0:
+        return
+    blocks = (n_threads + THREADS - 1) // THREADS
+    if _simulated():
+        kernel[blocks, THREADS](*args)
+        return
+    cupy = _cupy()
+    args = [cuda.as_cuda_array(a, sync=False) if _backend.is_cupy(a) else a for a in args]
+    ptr = cupy.cuda.get_current_stream().ptr
+    stream = cuda.external_stream(ptr) if ptr else cuda.default_stream()
+    kernel[blocks, THREADS, stream](*args)
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def free_bytes(like):
+    """Bytes that can still be allocated on ``like``'s device: the driver's free memory plus CuPy's pool."""
+    cupy = _cupy()
+    with cupy.cuda.Device(_backend.device_id(like)):
+        free, _ = cupy.cuda.Device().mem_info
+        return int(free) + int(cupy.get_default_memory_pool().free_bytes())
+
+
+def check_memory(nbytes, like, *, what, n_batch):
+    """Raise a ParameterError before allocating if ``nbytes`` will not fit on the device of ``like``.
+
+    Parameters
+    ----------
+    nbytes : int
+        Estimated peak of the buffers the call allocates (output included).
+    like : cupy.ndarray
+        The input, on the device that would run the call.
+    what : str
+        The call, for the message.
+    n_batch : int
+        Signals (rows) in the batch, to suggest a chunk size.
+    """
+    free = free_bytes(like)
+    if nbytes <= free:
+        return
+    chunk = max(1, int(n_batch * free / nbytes))
+    raise ParameterError(
+        f"{what} of a batch of {n_batch} needs about {nbytes / 2**30:.2f} GiB of GPU memory, but device "
+        f"{_backend.device_id(like)} has {free / 2**30:.2f} GiB free; split the batch into chunks of at most "
+        f"{chunk} along its leading axes (or free memory held elsewhere, e.g. torch's cache)"
+    )
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def check_float_array(name, x, *, min_ndim=1):
+    """As :func:`modspec.errors.check_float_array`, for a CuPy array."""
+    if x.dtype.kind == "c":
+        raise ParameterError(f"{name} has complex dtype {x.dtype}; pass a real signal, e.g. {name}.real or abs({name})")
+    if x.dtype not in (np.float32, np.float64):
+        raise ParameterError(
+            f"{name} has dtype {x.dtype}; only float32 and float64 are accepted (use {name}.astype(cupy.float32))"
+        )
+    if x.ndim < min_ndim:
+        raise ParameterError(
+            f"{name} must have at least {min_ndim} axis/axes (..., "
+            f"{'n_samples' if min_ndim == 1 else 'n_freq, n_frames'}), got shape {x.shape}"
+        )
+    return x
+
+
+def _check_finite(name, x):
+    cupy = _cupy()
+    if not bool(cupy.isfinite(x).all()):
+        bad = int(x.size - int(cupy.count_nonzero(cupy.isfinite(x))))
+        raise ParameterError(f"{name} contains {bad} non-finite value(s) (NaN or inf); clean it first, e.g. "
+                             f"cupy.nan_to_num({name})")
+
+
+def check_audio(y, *, name="y"):
+    """As :func:`modspec.errors.check_audio`, for a CuPy array (the finiteness test runs on the device)."""
+    check_float_array(name, y, min_ndim=1)
+    if y.shape[-1] == 0:
+        raise ParameterError(f"{name} has shape {y.shape}: the signal is empty")
+    _check_finite(name, y)
+    return y
+
+
+def check_spectrogram(S, *, name="S"):
+    """As :func:`modspec.errors.check_spectrogram`, for a CuPy array."""
+    check_float_array(name, S, min_ndim=2)
+    _check_finite(name, S)
+    return S
+
+
+def _flatten_batch(x, n_trailing):
+    cupy = _cupy()
+    lead = x.shape[: x.ndim - n_trailing]
+    return cupy.ascontiguousarray(x.reshape((-1,) + x.shape[x.ndim - n_trailing :])), lead
+
+
+# --------------------------------------------------------------------------- spectral
+
+
+def _stft(y, *, n_fft, hop_length, win_length, window, center, pad_mode, reduce, exponent=2.0, bands=None):
+    """Frame, window, rfft, reduce: the GPU twin of ``modspec.features.spectral._stft``."""
+    from modspec.features.spectral import _PAD_MODES, _frame_geometry
+
+    cupy = _cupy()
+    n_fft = check_positive_int("n_fft", n_fft)
+    win_length = n_fft if win_length is None else check_positive_int("win_length", win_length)
+    if hop_length is None:
+        if win_length < 4:
+            raise ParameterError(f"hop_length=None gives win_length // 4 = 0 for win_length={win_length}; pass hop_length")
+        hop_length = win_length // 4
+    hop_length = check_positive_int("hop_length", hop_length)
+    if pad_mode not in _PAD_MODES:
+        raise ParameterError(f"pad_mode={pad_mode!r} is not supported; use one of {_PAD_MODES}")
+    if _backend.is_cupy(window):
+        raise _backend.no_gpu_path("a CuPy window array", hint="pass the window as a NumPy array or a name")
+    w = _backend.to_device(filters.get_window(window, n_fft, win_length=win_length, dtype=y.dtype), y)
+    n_samples = y.shape[-1]
+    n_batch = math.prod(y.shape[:-1])
+    n_frames, pad = _frame_geometry(n_samples, n_fft, hop_length, bool(center))
+    n_freq = n_fft // 2 + 1
+    item = y.dtype.itemsize
+    # Before any allocation: frames, their spectrum and cuFFT's work area (about the spectrum again),
+    # the reduced output, and a contiguous copy of y if it is a view.
+    nbytes = n_batch * n_frames * (n_fft * item + 2 * n_freq * 2 * item)
+    if reduce != "complex":
+        nbytes += n_batch * n_frames * (n_freq + (0 if bands is None else bands[0].shape[0])) * item
+    if not y.flags.c_contiguous:
+        nbytes += n_batch * n_samples * item
+    check_memory(nbytes, y, what=f"an STFT (n_fft={n_fft}, {n_frames} frames)", n_batch=n_batch)
+    y2, lead = _flatten_batch(y, 1)
+    reflect = pad_mode == "reflect" and pad > 0
+    if reflect and pad >= n_samples:
+        if n_samples < 2:
+            raise ParameterError(f"pad_mode='reflect' needs at least 2 samples, got y of shape {y.shape}")
+        y2 = cupy.pad(y2, ((0, 0), (pad, pad)), mode="reflect")
+        pad, reflect = 0, False
+    k = kernels(y.dtype)
+    frames = cupy.empty((n_batch, n_frames, n_fft), dtype=y.dtype)
+    launch(k.frame, frames.size, y2, w, hop_length, pad, reflect, frames)
+    X = cupy.fft.rfft(frames, axis=-1)
+    del frames
+    if reduce == "complex":
+        return X.reshape(lead + X.shape[1:]).swapaxes(-1, -2)
+    P = cupy.empty((n_batch, n_freq, n_frames), dtype=y.dtype)
+    launch(k.power, P.size, X, float(exponent), P)
+    del X
+    if bands is not None:
+        P = _project(P, bands)
+    return P.reshape(lead + P.shape[1:])
+
+
+def _project(S, bands):
+    """Sparse projection of (n_batch, n_freq, n_frames) spectrograms on host-memoised ``bands``."""
+    cupy = _cupy()
+    weights, starts, stops = (_backend.to_device(a, S, cache=True) for a in bands)
+    out = cupy.empty((S.shape[0], weights.shape[0], S.shape[2]), dtype=S.dtype)
+    launch(kernels(S.dtype).project, out.size, S, weights, starts, stops, out)
+    return out
+
+
+def stft(y, *, n_fft=2048, hop_length=None, win_length=None, window="hann", center=True, pad_mode="constant"):
+    """GPU :func:`modspec.features.stft`: complex64/complex128 CuPy array (..., 1 + n_fft // 2, n_frames).
+
+    As on the CPU, the result is a transposed view of frame-major memory.
+    """
+    check_audio(y)
+    return _stft(y, n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window, center=center,
+                 pad_mode=pad_mode, reduce="complex")
+
+
+def spectrogram(
+    y, *, n_fft=2048, hop_length=None, win_length=None, window="hann", center=True, pad_mode="constant", power=2.0
+):
+    """GPU :func:`modspec.features.spectrogram`: ``|STFT(y)|^power``, CuPy (..., 1 + n_fft // 2, n_frames)."""
+    power = check_power(power)
+    check_audio(y)
+    return _stft(y, n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window, center=center,
+                 pad_mode=pad_mode, reduce="power", exponent=power)
+
+
+def melspectrogram(
+    y=None, *, sr=22050, S=None, n_fft=2048, hop_length=512, win_length=None, window="hann", center=True,
+    pad_mode="constant", power=2.0, n_mels=128, fmin=0.0, fmax=None, htk=False, norm="slaney",
+):
+    """GPU :func:`modspec.features.melspectrogram`: CuPy (..., n_mels, n_frames).
+
+    The mel bank is designed in NumPy (memoised) and copied once per device.
+    """
+    from modspec.features.spectral import _sparse_mel
+
+    if (y is None) == (S is None):
+        raise ParameterError("give exactly one of y (signal) or S (spectrogram)")
+    if y is not None:
+        if not _backend.is_cupy(y):
+            raise ParameterError("y is a NumPy array while S is on the GPU; pass one CuPy array")
+        check_audio(y)
+        power = check_power(power)
+        dtype = y.dtype
+    else:
+        if not _backend.is_cupy(S):
+            raise ParameterError("S must be a CuPy array on the GPU path")
+        check_spectrogram(S)
+        dtype = S.dtype
+        n_fft = check_positive_int("n_fft", n_fft)
+        if S.shape[-2] != 1 + n_fft // 2:
+            raise ParameterError(
+                f"S has {S.shape[-2]} frequency bins but n_fft={n_fft} gives {1 + n_fft // 2}; "
+                f"pass n_fft={2 * (S.shape[-2] - 1)}"
+            )
+    filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm, dtype=dtype)
+    bands = _sparse_mel(sr, n_fft, n_mels, fmin, fmax, htk, norm, np.dtype(dtype))
+    if y is not None:
+        return _stft(y, n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window, center=center,
+                     pad_mode=pad_mode, reduce="power", exponent=power, bands=bands)
+    S2, lead = _flatten_batch(S, 2)
+    M = _project(S2, bands)
+    return M.reshape(lead + M.shape[1:])
+
+
+def _reference_value(magnitude, ref):
+    """ref as a device value, or ref(item) for every spectrogram (last two axes) of a batch."""
+    cupy = _cupy()
+    if not callable(ref):
+        return abs(ref) if isinstance(ref, numbers.Number) else cupy.abs(cupy.asarray(ref))
+    if magnitude.ndim <= 2:
+        return cupy.asarray(ref(magnitude))
+    if ref in (np.max, np.amax, cupy.max, cupy.amax):
+        return magnitude.max(axis=(-2, -1), keepdims=True)
+    items = magnitude.reshape((-1,) + magnitude.shape[-2:])
+    values = cupy.stack([cupy.asarray(ref(item)).reshape(()) for item in items]).astype(magnitude.dtype)
+    return values.reshape(magnitude.shape[:-2] + (1, 1))
+
+
+def power_to_db(S, *, ref=1.0, amin=1e-10, top_db=80.0):
+    """GPU :func:`modspec.features.power_to_db` (per-spectrogram ``ref`` and ``top_db``, as there)."""
+    from modspec.features.spectral import _check_db_args
+
+    cupy = _cupy()
+    if S.dtype.kind == "c":
+        raise ParameterError("S is complex; pass the power abs(S)**2 (or use amplitude_to_db on abs(S))")
+    if S.dtype not in (np.float32, np.float64):
+        raise ParameterError(f"S has dtype {S.dtype}; only float32 and float64 are accepted (S.astype(cupy.float32))")
+    _check_db_args(amin, top_db)
+    ref_value = _reference_value(S, ref)
+    log_spec = 10.0 * cupy.log10(cupy.maximum(amin, S))
+    if isinstance(ref_value, numbers.Number):  # a host scalar: no device round trip
+        log_spec -= 10.0 * math.log10(max(amin, ref_value))
+    else:
+        log_spec -= 10.0 * cupy.log10(cupy.maximum(amin, ref_value))
+    if top_db is not None:
+        peak = log_spec.max(axis=(-2, -1), keepdims=True) if log_spec.ndim >= 2 else log_spec.max()
+        log_spec = cupy.maximum(log_spec, peak - top_db)
+    return log_spec.astype(S.dtype, copy=False)
+
+
+def amplitude_to_db(S, *, ref=1.0, amin=1e-5, top_db=80.0):
+    """GPU :func:`modspec.features.amplitude_to_db`."""
+    from modspec.features.spectral import _check_db_args
+
+    cupy = _cupy()
+    magnitude = cupy.abs(S)
+    _check_db_args(amin, top_db)
+    ref_value = _reference_value(magnitude, ref)
+    ref_power = ref_value**2 if isinstance(ref_value, numbers.Number) else cupy.square(ref_value)
+    return power_to_db(cupy.square(magnitude), ref=ref_power, amin=amin**2, top_db=top_db)
+
+
+# --------------------------------------------------------------------------- learnable front ends
+
+
+def correlate(x, taps, stride=1, *, left=0, n_out=None, rectify=None):
+    """Strided, zero-padded correlation of every row of ``x`` with every filter, on the GPU.
+
+    ``out[r, f, t] = rect(sum_j x[r, t * stride + j - left] taps[f, j])``,
+    ``x`` taken as zero outside its samples.
+
+    Parameters
+    ----------
+    x : cupy.ndarray, shape (n_rows, n_samples), float32 or float64
+    taps : cupy.ndarray, shape (n_filters, kernel_size), dtype of ``x``
+    stride : int > 0
+    left : int >= 0
+        Zeros before the signal (the padding, never materialised).
+    n_out : int or None
+        Output frames; None means the "valid" ``(n_samples + left - K) // stride + 1``.
+    rectify : {None, 'relu', 'abs', 'square'}
+
+    Returns
+    -------
+    cupy.ndarray, shape (n_rows, n_filters, n_out)
+    """
+    cupy = _cupy()
+    n_rows, n_samples = x.shape
+    n_filters, kernel_size = taps.shape
+    if n_out is None:
+        n_out = (n_samples + left - kernel_size) // stride + 1
+    item = x.dtype.itemsize
+    check_memory(n_rows * n_filters * n_out * item, x,
+                 what=f"a correlation with {n_filters} filters of {kernel_size} taps", n_batch=n_rows)
+    x = cupy.ascontiguousarray(x)
+    out = cupy.empty((n_rows, n_filters, n_out), dtype=x.dtype)
+    launch(kernels(x.dtype).correlate, out.size, x, taps, stride, left, _RECTIFY_CODES[rectify], out)
+    return out
+
+
+def sinc_filterbank(
+    y, sr, *, n_filters=80, kernel_size=256, stride=10, fmin=30.0, fmax=None, min_low_hz=50.0, min_band_hz=50.0,
+    low_hz=None, high_hz=None, rectify=None,
+):
+    """GPU :func:`modspec.features.sinc_filterbank`: CuPy (..., n_filters, n_frames).
+
+    The bank is designed in NumPy (cut-offs as NumPy arrays or sequences)
+    and copied once per device.
+    """
+    from modspec.features.learnable import RECTIFIERS
+
+    check_audio(y)
+    stride = check_positive_int("stride", stride)
+    rectify = check_choice("rectify", rectify, RECTIFIERS)
+    if _backend.is_cupy(low_hz) or _backend.is_cupy(high_hz):
+        raise _backend.no_gpu_path("sinc_filterbank with CuPy cut-offs", hint="pass low_hz, high_hz as NumPy arrays")
+    bank = filters.sinc_bandpass(
+        n_filters, kernel_size, sr=sr, fmin=fmin, fmax=fmax, min_low_hz=min_low_hz, min_band_hz=min_band_hz,
+        low_hz=low_hz, high_hz=high_hz, dtype=y.dtype,
+    )
+    kernel_size = bank.filters.shape[1]
+    if y.shape[-1] < kernel_size:
+        raise ParameterError(
+            f"y has {y.shape[-1]} samples, fewer than kernel_size={kernel_size}; pass a longer signal or a smaller kernel"
+        )
+    y2, lead = _flatten_batch(y, 1)
+    out = correlate(y2, _backend.to_device(bank.filters, y), stride, rectify=rectify)
+    return out.reshape(lead + out.shape[1:])
+
+
+def harmonic_spectrogram(
+    y, sr, *, n_fft=512, hop_length=None, win_length=None, window="hann", center=True, pad_mode="constant",
+    power=2.0, n_harmonic=6, semitone_scale=2, Q=1.0, f0=None, db=True, amin=1e-10, top_db=None,
+):
+    """GPU :func:`modspec.features.harmonic_spectrogram`: CuPy (..., n_harmonic, n_bands, n_frames)."""
+    from modspec.features.learnable import _sparse_harmonic
+
+    check_audio(y)
+    power = check_power(power)
+    n_fft = check_positive_int("n_fft", n_fft)
+    hop_length = n_fft // 2 if hop_length is None else hop_length
+    if _backend.is_cupy(f0):
+        f0 = _cupy().asnumpy(f0)  # a handful of design parameters, not signal data
+    if f0 is not None:
+        f0 = tuple(np.asarray(f0, dtype=np.float64).ravel().tolist())
+    filters.harmonic(sr=sr, n_fft=n_fft, n_harmonic=n_harmonic, semitone_scale=semitone_scale, Q=Q, f0=f0)
+    weights, starts, stops, (n_harmonic, n_bands) = _sparse_harmonic(
+        sr, n_fft, n_harmonic, semitone_scale, float(Q), f0, np.dtype(y.dtype)
+    )
+    H = _stft(y, n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window, center=center,
+              pad_mode=pad_mode, reduce="power", exponent=power, bands=(weights, starts, stops))
+    H = H.reshape(H.shape[:-2] + (n_harmonic, n_bands, H.shape[-1]))
+    if db:
+        H = power_to_db(H, ref=1.0, amin=amin, top_db=top_db)
+    return H
+
+
+# --------------------------------------------------------------------------- preprocessing
+
+
+def log_compress(S, *, C=10000.0):
+    """GPU :func:`modspec.features.log_compress`: ``log(1 + C * S)``."""
+    cupy = _cupy()
+    check_float_array("S", S, min_ndim=1)
+    C = check_real("C", C, positive=True)
+    if bool((S < 0).any()):
+        raise ParameterError("S has negative values; log_compress expects a magnitude or power spectrogram")
+    return cupy.log1p(S * S.dtype.type(C))
+
+
+def scale(S, *, factor=10.0):
+    """GPU :func:`modspec.features.scale`: ``factor * S``."""
+    check_float_array("S", S, min_ndim=1)
+    return S * S.dtype.type(check_real("factor", factor))
+
+
+def standardize(S, *, mode="sample", mean=None, std=None, eps=1e-8):
+    """GPU :func:`modspec.features.standardize`; ``mean`` and ``std`` may be NumPy or CuPy."""
+    cupy = _cupy()
+    check_spectrogram(S)
+    eps = check_real("eps", eps, positive=True)
+    if mode not in ("sample", "frequency"):
+        raise ParameterError(f"mode={mode!r} is not supported; use 'sample' or 'frequency'")
+    if (mean is None) != (std is None):
+        raise ParameterError("give both mean and std, or neither (to use the statistics of S)")
+    axes = (-2, -1) if mode == "sample" else (-1,)
+    if mean is None:
+        mean = S.mean(axis=axes, keepdims=True)
+        std = S.std(axis=axes, keepdims=True)
+    else:
+        mean, std = cupy.asarray(mean, dtype=S.dtype), cupy.asarray(std, dtype=S.dtype)
+        if mode == "frequency" and mean.ndim == 1:
+            mean, std = mean[:, None], std[:, None]
+        try:
+            np.broadcast_shapes(mean.shape, std.shape, S.shape)
+        except ValueError:
+            raise ParameterError(
+                f"mean {mean.shape} and std {std.shape} do not broadcast against S {S.shape}"
+            ) from None
+    return ((S - mean) / (std + S.dtype.type(eps))).astype(S.dtype, copy=False)
+
+
+def a_weight(S, *, frequencies, kind="db", min_db=-80.0):
+    """GPU :func:`modspec.features.a_weight` (``frequencies`` NumPy or CuPy; the curve is computed in NumPy)."""
+    cupy = _cupy()
+    check_spectrogram(S)
+    if _backend.is_cupy(frequencies):
+        frequencies = cupy.asnumpy(frequencies)  # one value per row: design parameters, not signal data
+    frequencies = np.asarray(frequencies, dtype=np.float64)
+    if frequencies.shape != (S.shape[-2],):
+        raise ParameterError(
+            f"frequencies has shape {frequencies.shape}; it must be ({S.shape[-2]},), one per row of S"
+        )
+    weights_db = filters.a_weighting(frequencies, min_db=min_db)[:, None]
+    if kind == "db":
+        return (S + cupy.asarray(weights_db.astype(S.dtype))).astype(S.dtype, copy=False)
+    if kind in ("power", "amplitude"):
+        weights = 10.0 ** (weights_db / (10.0 if kind == "power" else 20.0))
+        return (S * cupy.asarray(weights.astype(S.dtype))).astype(S.dtype, copy=False)
+    raise ParameterError(f"kind={kind!r} is not supported; use 'db', 'power' or 'amplitude'")
+
+
+# --------------------------------------------------------------------------- modulation
+
+
+def envelope(x, *, kind="abs", axis=-1):
+    """GPU :func:`modspec.features.envelope` (the Hilbert envelope by cuFFT)."""
+    from modspec.features.modulation import ENVELOPES, _check_axis
+
+    cupy = _cupy()
+    check_audio(x, name="x")
+    check_choice("kind", kind, ENVELOPES)
+    axis = _check_axis(axis, x.ndim)
+    if kind == "abs":
+        return cupy.abs(x)
+    if kind == "square":
+        return cupy.square(x)
+    if kind == "halfwave":
+        return cupy.maximum(x, x.dtype.type(0))
+    n = x.shape[axis]
+    h = np.zeros(n // 2 + 1, dtype=x.dtype)
+    h[0] = 1
+    h[1 : (n + 1) // 2] = 2
+    if n % 2 == 0:
+        h[n // 2] = 1
+    shape = [1] * x.ndim
+    shape[axis] = h.size
+    Z = cupy.fft.rfft(x, axis=axis)
+    Z *= cupy.asarray(h.reshape(shape))
+    return cupy.abs(cupy.fft.ifft(Z, n=n, axis=axis)).astype(x.dtype, copy=False)
+
+
+def _device_bank(bank, S):
+    """An explicit filter bank (NumPy, sequence or CuPy) as a validated C-contiguous device array."""
+    from modspec.features.modulation import _check_bank
+
+    cupy = _cupy()
+    if not _backend.is_cupy(bank):
+        return cupy.asarray(_check_bank(bank, S.dtype))
+    if bank.dtype.kind not in "fiu":
+        raise ParameterError(f"filters has dtype {bank.dtype}; pass real filter taps (float32 or float64)")
+    if bank.ndim != 2 or 0 in bank.shape:
+        raise ParameterError(
+            f"filters has shape {bank.shape}; it must be 2-D (n_filters, kernel_size) with at least one tap"
+        )
+    if not bool(cupy.isfinite(bank).all()):
+        raise ParameterError("filters contains non-finite values (NaN or inf)")
+    return cupy.ascontiguousarray(bank, dtype=S.dtype)
+
+
+def modulation_filterbank(
+    S, *, frame_rate=None, kind="sinc", n_filters=1, kernel_size=101, stride=1, padding="same", all_pass=False,
+    max_mod_hz=None, min_mod_hz=0.0, filters=None, rectify=None,
+):
+    """GPU :func:`modspec.features.modulation_filterbank`: CuPy (..., n_bands, n_channels, n_frames_out).
+
+    The 'same' padding is not materialised for the filtered channels: the
+    kernel skips the taps that fall outside the envelope.
+    """
+    from modspec import filters as design
+    from modspec.errors import check_sample_rate
+    from modspec.features.learnable import RECTIFIERS
+    from modspec.features.modulation import KINDS, PADDINGS, modulation_frame_geometry
+
+    cupy = _cupy()
+    check_float_array("S", S, min_ndim=2)
+    stride = check_positive_int("stride", stride)
+    check_choice("padding", padding, PADDINGS)
+    check_choice("kind", kind, KINDS)
+    check_choice("rectify", rectify, RECTIFIERS)
+    frame_rate = check_sample_rate("frame_rate", frame_rate, allow_none=True)
+    if filters is not None:
+        bank = _device_bank(filters, S)
+    elif kind == "sinc":
+        if frame_rate is None:
+            raise ParameterError(
+                "frame_rate=None: kind='sinc' designs its filters in Hz and needs the envelopes' sample rate "
+                "(frame_rate=sr / hop_length for a spectrogram)"
+            )
+        bank = _backend.to_device(design.modulation_sinc(
+            n_filters, kernel_size, frame_rate=frame_rate, max_mod_hz=max_mod_hz, min_mod_hz=min_mod_hz,
+            dtype=S.dtype,
+        ).filters, S)
+    else:
+        bank = _backend.to_device(design.modulation_fir_init(n_filters, kernel_size, dtype=S.dtype), S)
+    kernel_size = bank.shape[1]
+    left, right, n_out = modulation_frame_geometry(S.shape[-1], kernel_size, stride, padding)
+    x = cupy.ascontiguousarray(S.reshape(-1, S.shape[-1]))
+    out = correlate(x, bank, stride, left=left, n_out=n_out, rectify=rectify)
+    if all_pass:
+        # Frame n * stride + (K - 1) // 2 of the padded envelope: the unpadded frame n * stride + centre - left.
+        centre = (kernel_size - 1) // 2
+        padded = cupy.pad(x, ((0, 0), (left, right))) if left or right else x
+        through = padded[:, centre : centre + (n_out - 1) * stride + 1 : stride]
+        out = cupy.concatenate([through[:, None, :], out], axis=1)
+    if not bool(cupy.isfinite(out).all()):
+        raise ParameterError("S contains non-finite values (NaN or inf) where the modulation filters read it")
+    return out.reshape(S.shape[:-1] + out.shape[1:])
+
+
+def instance_normalize(S, *, eps=1e-5):
+    """GPU :func:`modspec.features.instance_normalize`."""
+    cupy = _cupy()
+    check_float_array("S", S, min_ndim=3)
+    _check_finite("S", S)
+    eps = check_real("eps", eps, positive=True)
+    mean = S.mean(axis=(-3, -1), keepdims=True)
+    var = S.var(axis=(-3, -1), keepdims=True)
+    return ((S - mean) / cupy.sqrt(var + S.dtype.type(eps))).astype(S.dtype, copy=False)
+
+
+def modulation_spectrum(
+    y=None, *, sr=16000, S=None, frame_rate=None, n_fft=512, hop_length=None, n_mels=64, fmin=0.0, fmax=None,
+    compression="log", C=100.0, detrend=True, window="hann",
+):
+    """GPU :func:`modspec.features.modulation_spectrum`.
+
+    Returns the spectrum as a CuPy array and ``mod_freqs`` (metadata) as a
+    NumPy array, as :func:`modspec.features.scalogram` returns its frequencies.
+    """
+    from modspec.errors import check_sample_rate
+    from modspec.features.modulation import COMPRESSIONS
+
+    cupy = _cupy()
+    if (y is None) == (S is None):
+        raise ParameterError("give exactly one of y (signal) or S (band envelopes)")
+    check_choice("compression", compression, COMPRESSIONS)
+    C = check_real("C", C, positive=True)
+    if y is not None:
+        if frame_rate is not None:
+            raise ParameterError(
+                f"frame_rate={frame_rate!r} goes with S only; with y the frame rate is sr / hop_length"
+            )
+        check_audio(y)
+        n_fft = check_positive_int("n_fft", n_fft)
+        if hop_length is None:
+            if n_fft < 2:
+                raise ParameterError(f"hop_length=None gives n_fft // 2 = 0 for n_fft={n_fft}; pass hop_length")
+            hop_length = n_fft // 2
+        hop_length = check_positive_int("hop_length", hop_length)
+        env = melspectrogram(y, sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, fmin=fmin, fmax=fmax,
+                             power=1.0)
+        frame_rate = float(sr) / hop_length
+    else:
+        check_spectrogram(S)
+        if frame_rate is None:
+            raise ParameterError("frame_rate=None: with S give the envelopes' sample rate in Hz (sr / hop_length)")
+        frame_rate = float(check_sample_rate("frame_rate", frame_rate))
+        if compression == "log" and bool((S < 0).any()):
+            raise ParameterError("S has negative values; compression='log' needs non-negative envelopes")
+        env = S
+    n_frames = env.shape[-1]
+    if n_frames < 2:
+        raise ParameterError(
+            f"the envelopes have {n_frames} frame(s); a modulation spectrum needs at least 2 (a longer signal)"
+        )
+    dtype = env.dtype
+    if compression == "log":
+        env = log_compress(env, C=C)
+    elif compression == "cbrt":
+        env = cupy.cbrt(env)
+    if detrend:
+        env = env - env.mean(axis=-1, keepdims=True)
+    if window is not None:
+        env = env * _backend.to_device(filters.get_window(window, n_frames, dtype=dtype), env)
+    E = cupy.fft.rfft(env, axis=-1)
+    spectrum = cupy.sqrt(cupy.mean(cupy.square(E.real) + cupy.square(E.imag), axis=-2))
+    return spectrum.astype(dtype, copy=False), np.fft.rfftfreq(n_frames, d=1.0 / frame_rate)

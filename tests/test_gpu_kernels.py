@@ -1,0 +1,223 @@
+"""The GPU backend without a GPU: kernels under numba's CUDA simulator, dispatch, and the no-GPU-path errors.
+
+The simulator checks run in one subprocess (``tests/gpu_sim_check.py`` with
+``NUMBA_ENABLE_CUDASIM=1``): the variable only takes effect if it is set
+before numba.cuda is first imported, and this process must keep the real
+numba.cuda for the other tests. Real-GPU tests are in ``tests/test_gpu.py``.
+"""
+
+import inspect
+import json
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gpu_sim_check import CHECKS
+
+import modspec.features as mf
+from modspec import _backend
+from modspec.errors import ParameterError
+
+SIM_SCRIPT = Path(__file__).with_name("gpu_sim_check.py")
+
+
+@pytest.fixture(scope="module")
+def simulator_results():
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, str(SIM_SCRIPT)], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("check", sorted(CHECKS))
+def test_under_cuda_simulator(simulator_results, check):
+    """Each GPU kernel against its CPU kernel; each feature on a device array against the NumPy result."""
+    assert simulator_results[check] == "ok", simulator_results[check]
+
+
+def test_simulator_script_refuses_to_run_on_real_numba_cuda():
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    proc = subprocess.run([sys.executable, str(SIM_SCRIPT)], capture_output=True, text=True, env=env)
+    assert proc.returncode != 0 and "NUMBA_ENABLE_CUDASIM=1" in proc.stderr
+
+
+PTX_CHECK = """
+import numpy as np
+from numba import cuda
+from modspec.kernels import gpu
+
+try:
+    from numba.cuda.cudadrv import nvvm
+    nvvm.NVVM()
+except Exception as exc:  # no libNVVM (CUDA toolkit) on this machine
+    print("NO-NVVM", type(exc).__name__, exc)
+    raise SystemExit(0)
+for dt, c in (("float32", "complex64"), ("float64", "complex128")):
+    k = gpu.kernels(np.dtype(dt))
+    signatures = {
+        "frame": f"void({dt}[:, ::1], {dt}[::1], int64, int64, boolean, {dt}[:, :, ::1])",
+        "power": f"void({c}[:, :, ::1], float64, {dt}[:, :, ::1])",
+        "project": f"void({dt}[:, :, ::1], {dt}[:, ::1], int64[::1], int64[::1], {dt}[:, :, ::1])",
+        "correlate": f"void({dt}[:, ::1], {dt}[:, ::1], int64, int64, int64, {dt}[:, :, ::1])",
+        "modulus": f"void({c}[:, ::1], {dt}[:, ::1])",
+        "modulus_lowpass": f"void({c}[:, ::1], {dt}[::1], int64, int64, int64, {dt}[:, ::1])",
+        "lowpass": f"void({dt}[:, ::1], {dt}[::1], int64, int64, int64, {dt}[:, ::1])",
+    }
+    for name, signature in signatures.items():
+        ptx, _ = cuda.compile_ptx(getattr(k, name).py_func, signature, cc=(9, 0))
+        assert ".entry" in ptx, name
+        print("compiled", dt, name)
+"""
+
+
+def test_kernels_compile_to_ptx_without_a_gpu():
+    """Every kernel, both dtypes, through numba's real CUDA compiler to PTX for sm_90 (needs libNVVM, not a GPU)."""
+    proc = subprocess.run([sys.executable, "-c", PTX_CHECK], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    if proc.stdout.startswith("NO-NVVM"):
+        pytest.skip(f"libNVVM (the CUDA toolkit) is not installed: {proc.stdout.strip()}")
+    assert proc.stdout.count("compiled") == 14, proc.stdout
+
+
+# --------------------------------------------------------------------------- imports
+
+
+def test_imports_load_neither_cupy_nor_numba_cuda():
+    code = (
+        "import sys, modspec, modspec.features, modspec.kernels.gpu\n"
+        "print(sorted(m for m in ('cupy', 'numba.cuda') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_features_do_not_import_the_gpu_module():
+    code = "import sys, modspec.features; print('modspec.kernels.gpu' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_missing_cupy_names_the_extra(monkeypatch):
+    from modspec.kernels import gpu
+
+    monkeypatch.setitem(sys.modules, "cupy", None)  # `import cupy` now raises ImportError
+    with pytest.raises(ImportError, match=r"pip install 'modspec\[gpu\]'"):
+        gpu._cupy()
+
+
+def test_numpy_arrays_are_not_cupy():
+    y = np.zeros(4, np.float32)
+    assert not _backend.is_cupy(y)
+    assert not _backend.is_cupy(None)
+    assert _backend.get_array_module(y, None, 3.0) is np
+
+
+def test_is_cupy_needs_cupy_imported(monkeypatch):
+    fake = types.ModuleType("cupy")
+
+    class ndarray:
+        pass
+
+    fake.ndarray = ndarray
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    assert _backend.is_cupy(ndarray())
+    assert not _backend.is_cupy(np.zeros(2))
+    assert _backend.get_array_module(np.zeros(2), ndarray()) is fake
+
+
+# --------------------------------------------------------------------------- dispatch
+
+#: Every function of modspec.features with a GPU path, and a call of it.
+DISPATCHED = {
+    "stft": lambda x: mf.stft(x, n_fft=64),
+    "spectrogram": lambda x: mf.spectrogram(x, n_fft=64, power=1.0),
+    "melspectrogram": lambda x: mf.melspectrogram(x, sr=16000, n_mels=40),
+    "power_to_db": lambda x: mf.power_to_db(x, ref=np.max),
+    "amplitude_to_db": lambda x: mf.amplitude_to_db(x, top_db=None),
+    "sinc_filterbank": lambda x: mf.sinc_filterbank(x, 16000, rectify="relu"),
+    "harmonic_spectrogram": lambda x: mf.harmonic_spectrogram(x, 16000, n_harmonic=2),
+    "log_compress": lambda x: mf.log_compress(x, C=10.0),
+    "scale": lambda x: mf.scale(x, factor=2.0),
+    "standardize": lambda x: mf.standardize(x, mode="frequency"),
+    "a_weight": lambda x: mf.a_weight(x, frequencies=np.arange(3.0)),
+    "envelope": lambda x: mf.envelope(x, kind="hilbert"),
+    "modulation_filterbank": lambda x: mf.modulation_filterbank(x, frame_rate=62.5, n_filters=4),
+    "instance_normalize": lambda x: mf.instance_normalize(x),
+    "modulation_spectrum": lambda x: mf.modulation_spectrum(x, sr=16000),
+}
+NO_GPU_PATH = {
+    "scattering": lambda x: mf.scattering(x, J=4),
+    "scalogram": lambda x: mf.scalogram(x, J=4),
+    "jtfs": lambda x: mf.jtfs(x, J=4, J_fr=1, Q=(2, 1)),
+    "jtfs_tensor": lambda x: mf.jtfs_tensor(x, J=4, J_fr=1, Q=(2, 1)),
+}
+
+
+@pytest.fixture
+def device_array(monkeypatch):
+    """A NumPy array that the dispatch takes for a CuPy array, and a recorder standing in for the GPU module."""
+    marked = np.ones((2, 3, 64), np.float32)
+    calls = []
+
+    class Recorder:
+        def __getattr__(self, name):
+            def record(**kwargs):
+                calls.append((name, kwargs))
+                return "from the GPU module"
+
+            return record
+
+    monkeypatch.setattr(_backend, "is_cupy", lambda x: x is marked)
+    monkeypatch.setattr(_backend, "gpu", Recorder)
+    return marked, calls
+
+
+@pytest.mark.parametrize("name", sorted(DISPATCHED))
+def test_device_arrays_go_to_the_gpu_module(device_array, name):
+    marked, calls = device_array
+    assert DISPATCHED[name](marked) == "from the GPU module"
+    assert [call[0] for call in calls] == [name]
+    # Every argument is forwarded, by name, with the caller's values or the defaults.
+    forwarded = calls[0][1]
+    assert any(value is marked for value in forwarded.values())
+    assert set(forwarded) == set(inspect.signature(getattr(mf, name)).parameters)
+
+
+def test_numpy_arrays_stay_on_the_cpu(device_array):
+    _, calls = device_array
+    S = mf.melspectrogram(np.zeros(1000, np.float32), sr=16000, n_fft=256, n_mels=8)
+    assert isinstance(S, np.ndarray) and not calls
+
+
+@pytest.mark.parametrize("name", sorted(NO_GPU_PATH))
+def test_device_array_without_gpu_path_raises(device_array, name):
+    marked, calls = device_array
+    with pytest.raises(_backend.NoGPUPathError, match=rf"modspec\.features\.{name} has no GPU path yet") as info:
+        NO_GPU_PATH[name](marked)
+    assert "cupy.asnumpy" in str(info.value) and "CUDA tensor" in str(info.value)
+    assert isinstance(info.value, ParameterError) and isinstance(info.value, NotImplementedError)
+    assert not calls
+
+
+# --------------------------------------------------------------------------- GPU benchmarks without a GPU
+
+
+def test_gpu_benchmarks_skip_cleanly_without_a_gpu(tmp_path, capsys):
+    from benchmarks import compare_gpu
+    from benchmarks.benchmarks import gpu as asv_gpu
+
+    reason = compare_gpu.gpu_unavailable_reason()
+    if reason is None:
+        pytest.skip("a GPU is present: the skip path does not apply (run python -m benchmarks.compare_gpu)")
+    out = tmp_path / "gpu.json"
+    assert compare_gpu.main(["--quick", "--out", str(out)]) == 0
+    assert json.loads(out.read_text()) == {"skipped": reason}
+    assert f"GPU comparison skipped: {reason}" in capsys.readouterr().out
+    suites = [asv_gpu.Transfer, asv_gpu.MelSpectrogramGPU, asv_gpu.FrontEndsGPU]
+    for suite in suites:
+        with pytest.raises(NotImplementedError, match="CuPy|CUDA"):
+            suite().setup()
