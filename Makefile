@@ -6,7 +6,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= torch,train,plot,distributed,test
+EXTRAS ?= torch,train,plot,distributed,docs,test
 comma := ,
 STAMP := $(VENV)/.modspec-installed-$(subst $(comma),-,$(EXTRAS))
 
@@ -27,10 +27,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+	rm -rf docs/generated
+	$(PY) -m sphinx -W -q -b html docs docs/_build/html
 
 bench:
 	$(MAKE) EXTRAS=torch,plot,test,bench install
 	$(PY) -m benchmarks.compare
 
 clean:
-	rm -rf $(VENV) demo_out benchmarks/.asv
+	rm -rf $(VENV) demo_out benchmarks/.asv docs/_build docs/auto_examples docs/generated docs/sg_execution_times.rst docs/api/extract.rst

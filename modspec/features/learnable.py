@@ -145,7 +145,7 @@ def harmonic_spectrogram(
 
     Notes
     -----
-    |X|^power and the projection on the (sparse) triangles are fused per block
+    ``|X|^power`` and the projection on the (sparse) triangles are fused per block
     of frames, as :func:`modspec.features.melspectrogram`.
 
     Examples

@@ -233,7 +233,7 @@ def melspectrogram(
     -----
     The mel bank is designed once (memoised) in the input's dtype; float64
     therefore matches librosa called with ``dtype=np.float64``. From ``y``,
-    |X|^power and the projection are fused: each band reads only its non-zero
+    ``|X|^power`` and the projection are fused: each band reads only its non-zero
     FFT bins and no power spectrogram is materialised.
 
     Examples

@@ -272,7 +272,7 @@ def modnet(
       and dropout are not mentioned and not used).
     - The authors' repository (``rastegah/modnet``) holds no code, so none
       of these can be checked against it.
-    - Instance norm uses epsilon 1e-20, not torch's 1e-5: after r2 = |.|^2
+    - Instance norm uses epsilon 1e-20, not torch's 1e-5: after ``r2 = |.|^2``
       the envelopes' variance is about 1e-11 for audio of RMS 0.1 (it scales
       with the fourth power of the level), which 1e-5 would swamp, leaving
       the representation unnormalised instead of per-channel standardised.
@@ -386,7 +386,7 @@ def sincmodnet(
       and dropout are not mentioned and not used).
     - The authors' repository (``rastegah/modnet``) holds no code, so none
       of these can be checked against it.
-    - Instance norm uses epsilon 1e-20, not torch's 1e-5: after r2 = |.|^2
+    - Instance norm uses epsilon 1e-20, not torch's 1e-5: after ``r2 = |.|^2``
       the envelopes' variance is about 1e-11 for audio of RMS 0.1 (it scales
       with the fourth power of the level), which 1e-5 would swamp, leaving
       the representation unnormalised instead of per-channel standardised.

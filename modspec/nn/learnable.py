@@ -216,7 +216,7 @@ class HarmonicSpectrogram(DesignedModule):
     Q : float > 0
         Initial quality factor.
     learn_Q, learn_f0 : bool
-        Make ``Q`` (shape ()) and ``f0`` (n_bands,, Hz) ``nn.Parameter``s; else
+        Make ``Q`` (shape ()) and ``f0`` (n_bands,, Hz) ``nn.Parameter`` objects; else
         they are buffers of the same names. Won et al. learn Q.
     db : bool
         Return decibels (True) or the linear projection.
