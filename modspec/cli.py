@@ -177,7 +177,7 @@ def main(argv=None):
     demo = commands.add_parser("demo", help="train the mel baseline and SincModNet on synthetic data; "
                                "print and plot their ROC-AUC / PR-AUC per tag")
     demo.add_argument("--out", default="demo_out", help="output folder (default demo_out); re-running resumes")
-    demo.add_argument("--n-train", type=int, default=160, help="synthetic training clips (default 160)")
+    demo.add_argument("--n-train", type=int, default=320, help="synthetic training clips (default 320)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(run=_demo)

@@ -11,8 +11,8 @@ __all__ = ["DEMO_MODELS", "run_demo"]
 #: The two models the demo compares: (name, options, epochs). Both see 3 s windows
 #: of the 4 s synthetic clips; the budgets were set for about 5 minutes in all on a 2-core CPU.
 DEMO_MODELS = (
-    ("dieleman2014", {"frontend": "mel"}, 12),
-    ("sincmodnet", {"duration": 3.0}, 4),
+    ("dieleman2014", {"frontend": "mel"}, 20),
+    ("sincmodnet", {"duration": 3.0}, 8),
 )
 
 
@@ -55,7 +55,7 @@ def _plot(results, sinc_model, initial_filters, out):
     return bars, responses
 
 
-def run_demo(out="demo_out", *, n_train=160, duration=4.0, seed=0, models=DEMO_MODELS, workers=0, progress=True):
+def run_demo(out="demo_out", *, n_train=320, duration=4.0, seed=0, models=DEMO_MODELS, workers=0, progress=True):
     """Train each model of ``models`` on the synthetic set, then print and plot their per-tag test scores.
 
     Parameters
