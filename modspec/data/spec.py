@@ -40,7 +40,7 @@ def open_data(spec, split, *, sample_rate, crop, seed=0, duration=6.0):
     if not isinstance(spec, str) or not spec:
         raise ParameterError(f"data={spec!r} must be one of: {DATA_SPECS}")
     kind, _, where = spec.partition(":")
-    common = dict(sample_rate=sample_rate, crop=crop, seed=seed)
+    common = {"sample_rate": sample_rate, "crop": crop, "seed": seed}
     if kind == "synthetic":
         if where:
             try:

@@ -83,11 +83,11 @@ def summary(name, n_classes=50, sample_rate=16000, **options):
     """
     model = build(name, n_classes=n_classes, sample_rate=sample_rate, **options)
     options_text = ", ".join(f"{k}={v!r}" for k, v in sorted(options.items()))
-    lines = [
+    header = (
         f"{name}({options_text})  n_classes={n_classes}  sample_rate={sample_rate:g} Hz  "
-        f"window={model.n_samples} samples ({model.n_samples / model.sample_rate:.2f} s)  loss={model.loss}",
-        f"{'block':<40} {'parameters':>12}",
-    ]
+        f"window={model.n_samples} samples ({model.n_samples / model.sample_rate:.2f} s)  loss={model.loss}"
+    )
+    lines = [header, f"{'block':<40} {'parameters':>12}"]
     for part in ("frontend", "backend"):
         module = getattr(model, part)
         children = list(module.named_children()) or [("", module)]

@@ -21,7 +21,7 @@ def _table(results):
     tags = [row["tag"] for row in results[names[0]]["per_tag"]]
     head = f"{'tag':<16}" + "".join(f"{name:>26}" for name in names)
     sub = f"{'':<16}" + "".join(f"{'ROC-AUC':>14}{'PR-AUC':>12}" for _ in names)
-    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"
     lines = [head, sub, "-" * len(sub)]
     lines.append(f"{'macro':<16}" + "".join(f"{fmt(results[n]['roc_auc']):>14}{fmt(results[n]['pr_auc']):>12}"
                                             for n in names))
@@ -90,9 +90,8 @@ def run_demo(out="demo_out", *, n_train=320, duration=4.0, seed=0, models=DEMO_M
         if name == "sincmodnet":  # the filters before training, for the plot
             import torch
 
-            from modspec.models import build
-
             from modspec.data import Synthetic
+            from modspec.models import build
 
             torch.manual_seed(seed)
             initial = build(name, n_classes=len(Synthetic.TAGS), **options).frontend.modulation.filter_bank().detach().double().numpy()

@@ -113,7 +113,7 @@ def format_metrics(metrics, name=None):
     title = f"{name}: " if name else ""
     lines = []
     if metrics["task"] == "tagging":
-        fmt = lambda v: "   n/a" if v is None else f"{v:6.3f}"  # noqa: E731
+        fmt = lambda v: "   n/a" if v is None else f"{v:6.3f}"
         lines.append(f"{title}ROC-AUC {fmt(metrics['roc_auc'])}  PR-AUC {fmt(metrics['pr_auc'])}  "
                      f"({metrics['n_clips']} clips)")
         lines.append(f"  {'tag':<20} {'n+':>5} {'ROC-AUC':>8} {'PR-AUC':>8}")
