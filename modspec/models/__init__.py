@@ -14,6 +14,6 @@ Importing this package imports torch (the ``torch`` extra).
 """
 
 from modspec.models._base import TaggingModel
-from modspec.models._registry import available, build, builder, count_parameters, summary
+from modspec.models._registry import available, build, builder, count_parameters, option_names, summary
 
-__all__ = ["TaggingModel", "available", "build", "builder", "count_parameters", "summary"]
+__all__ = ["TaggingModel", "available", "build", "builder", "count_parameters", "option_names", "summary"]

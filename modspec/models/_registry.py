@@ -5,7 +5,7 @@ import inspect
 
 from modspec.errors import ParameterError, check_positive_int, check_sample_rate
 
-__all__ = ["available", "build", "builder", "count_parameters", "summary"]
+__all__ = ["available", "build", "builder", "count_parameters", "option_names", "summary"]
 
 # name -> (module, function). Builders take (n_classes, sample_rate, **options) and return a TaggingModel.
 _BUILDERS = {
@@ -32,6 +32,14 @@ def builder(name):
     return getattr(importlib.import_module(module), function)
 
 
+def option_names(name):
+    """Names of the options model ``name`` accepts: its builder's keyword-only parameters."""
+    return [
+        p.name for p in inspect.signature(builder(name)).parameters.values()
+        if p.kind is p.KEYWORD_ONLY and p.name not in ("n_classes", "sample_rate")
+    ]
+
+
 def build(name, n_classes=50, sample_rate=16000, **options):
     """Build model ``name`` of :func:`available`.
 
@@ -55,10 +63,7 @@ def build(name, n_classes=50, sample_rate=16000, **options):
     function = builder(name)
     n_classes = check_positive_int("n_classes", n_classes)
     sample_rate = check_sample_rate("sample_rate", sample_rate)
-    accepted = [
-        p.name for p in inspect.signature(function).parameters.values()
-        if p.kind is p.KEYWORD_ONLY and p.name not in ("n_classes", "sample_rate")
-    ]
+    accepted = option_names(name)
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise ParameterError(
@@ -98,3 +103,4 @@ def summary(name, n_classes=50, sample_rate=16000, **options):
     lines.append(f"{'total':<40} {total:>12,}")
     lines.append(f"{'trainable':<40} {trainable:>12,}")
     return "\n".join(lines)
+

@@ -54,12 +54,13 @@ def train_model(name, data, out, *, options=None, config=None, resume=False, sam
     """
     from modspec.data import open_data
     from modspec.models import build
+    from modspec.models import option_names
 
     config = config or TrainConfig()
     options = dict(options or {})
     probe = open_data(data, "train", sample_rate=sample_rate, crop=None, seed=config.seed, duration=duration)
     task = probe.task
-    if task == "classification" and "loss" in _option_names(name):
+    if task == "classification" and "loss" in option_names(name):
         options.setdefault("loss", "ce")
     torch.manual_seed(config.seed)  # the initial weights
     model = build(name, n_classes=len(probe.labels), sample_rate=sample_rate, **options)
@@ -76,14 +77,6 @@ def train_model(name, data, out, *, options=None, config=None, resume=False, sam
     if (Path(out) / "best.pt").exists():
         model.load_state_dict(load_checkpoint(Path(out) / "best.pt")["model"])
     return model, result
-
-
-def _option_names(name):
-    import inspect
-
-    from modspec.models import builder
-
-    return [p.name for p in inspect.signature(builder(name)).parameters.values() if p.kind is p.KEYWORD_ONLY]
 
 
 def load_model(checkpoint, *, device="cpu"):
