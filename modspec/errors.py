@@ -75,27 +75,37 @@ def check_power(power, *, allow_none=False):
     return float(power)
 
 
+def _library(x):
+    """(module, name used in hints) of an array: NumPy, or CuPy for a CuPy array (CuPy is never imported here)."""
+    from modspec import _backend  # modspec._backend imports this module
+
+    if _backend.is_cupy(x):
+        return _backend.get_array_module(x), "cupy"
+    return np, "np"
+
+
 def check_float_array(name, x, *, min_ndim=1):
-    """Check that ``x`` is a real floating-point NumPy array of at least ``min_ndim`` axes.
+    """Check that ``x`` is a real floating-point NumPy (or CuPy) array of at least ``min_ndim`` axes.
 
     float16 and other widths are refused rather than converted, so float32
     stays float32 and float64 stays float64 through every transform.
     """
-    if not isinstance(x, np.ndarray):
+    _, lib = _library(x)
+    if not isinstance(x, np.ndarray) and lib != "cupy":
         raise ParameterError(
             f"{name} must be a NumPy array, got {type(x).__name__}; "
             f"convert it with np.asarray({name}, dtype=np.float32)"
         )
-    if np.iscomplexobj(x):
+    if x.dtype.kind == "c":
         raise ParameterError(
             f"{name} has complex dtype {x.dtype}; pass a real signal, e.g. {name}.real "
-            f"or np.abs({name})"
+            f"or {lib}.abs({name})"
         )
     if x.dtype not in (np.float32, np.float64):
         hint = (
-            f"integer PCM: use {name}.astype(np.float32) / np.iinfo({name}.dtype).max"
+            f"integer PCM: use {name}.astype({lib}.float32) / np.iinfo({name}.dtype).max"
             if np.issubdtype(x.dtype, np.integer)
-            else f"use {name}.astype(np.float32)"
+            else f"use {name}.astype({lib}.float32)"
         )
         raise ParameterError(
             f"{name} has dtype {x.dtype}; only float32 and float64 are accepted ({hint})"
@@ -113,11 +123,12 @@ def check_audio(y, *, name="y"):
     check_float_array(name, y, min_ndim=1)
     if y.shape[-1] == 0:
         raise ParameterError(f"{name} has shape {y.shape}: the signal is empty")
-    if not np.isfinite(y).all():
-        bad = int(np.size(y) - np.count_nonzero(np.isfinite(y)))
+    xp, lib = _library(y)
+    if not bool(xp.isfinite(y).all()):  # on the array's device
+        bad = int(y.size - int(xp.count_nonzero(xp.isfinite(y))))
         raise ParameterError(
             f"{name} contains {bad} non-finite sample(s) (NaN or inf); "
-            f"clean it first, e.g. np.nan_to_num({name})"
+            f"clean it first, e.g. {lib}.nan_to_num({name})"
         )
     return y
 
@@ -125,6 +136,7 @@ def check_audio(y, *, name="y"):
 def check_spectrogram(S, *, name="S"):
     """Validate a spectrogram batch of shape (..., n_freq, n_frames)."""
     check_float_array(name, S, min_ndim=2)
-    if not np.isfinite(S).all():
+    xp, _ = _library(S)
+    if not bool(xp.isfinite(S).all()):
         raise ParameterError(f"{name} contains non-finite values (NaN or inf)")
     return S

@@ -129,6 +129,37 @@ def test_is_cupy_needs_cupy_imported(monkeypatch):
     assert _backend.get_array_module(np.zeros(2), ndarray()) is fake
 
 
+
+def test_shared_validators_accept_cupy_arrays_and_check_them_on_the_device(monkeypatch):
+    """modspec.errors' checks serve both backends: a CuPy array is accepted, tested with cupy's own ufuncs."""
+    from modspec.errors import check_audio, check_float_array, check_spectrogram
+
+    calls = []
+    fake = types.ModuleType("cupy")
+
+    class ndarray:  # not a NumPy array: np.asarray on it would be a host copy
+        def __init__(self, values):
+            self.values = np.asarray(values)
+            self.dtype, self.shape, self.ndim, self.size = (self.values.dtype, self.values.shape,
+                                                            self.values.ndim, self.values.size)
+
+    def isfinite(x):
+        calls.append("isfinite")
+        return np.isfinite(x.values)
+
+    fake.ndarray, fake.isfinite, fake.count_nonzero, fake.float32 = ndarray, isfinite, np.count_nonzero, np.float32
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    good = ndarray(np.zeros((2, 3), np.float32))
+    assert check_audio(good) is good and check_spectrogram(good) is good
+    assert calls == ["isfinite", "isfinite"]
+    with pytest.raises(ParameterError, match=r"1 non-finite sample.*cupy.nan_to_num\(y\)"):
+        check_audio(ndarray(np.array([0.0, np.nan], np.float32)))
+    with pytest.raises(ParameterError, match=r"astype\(cupy.float32\)"):
+        check_float_array("y", ndarray(np.zeros(2, np.float16)))
+    with pytest.raises(ParameterError, match="must be a NumPy array"):
+        check_float_array("y", [0.0, 1.0])
+
+
 # --------------------------------------------------------------------------- dispatch
 
 #: Every function of modspec.features with a GPU path, and a call of it.

@@ -38,7 +38,16 @@ import types
 import numpy as np
 
 from modspec import _backend, filters
-from modspec.errors import ParameterError, check_choice, check_positive_int, check_power, check_real
+from modspec.errors import (
+    ParameterError,
+    check_audio,
+    check_choice,
+    check_float_array,
+    check_positive_int,
+    check_power,
+    check_real,
+    check_spectrogram,
+)
 
 __all__ = [
     "a_weight", "amplitude_to_db", "envelope", "harmonic_spectrogram", "instance_normalize", "kernels",
@@ -290,49 +299,6 @@ def check_memory(nbytes, like, *, what, n_batch):
         f"{_backend.device_id(like)} has {free / 2**30:.2f} GiB free; split the batch into chunks of at most "
         f"{chunk} along its leading axes (or free memory held elsewhere, e.g. torch's cache)"
     )
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def check_float_array(name, x, *, min_ndim=1):
-    """As :func:`modspec.errors.check_float_array`, for a CuPy array."""
-    if x.dtype.kind == "c":
-        raise ParameterError(f"{name} has complex dtype {x.dtype}; pass a real signal, e.g. {name}.real or abs({name})")
-    if x.dtype not in (np.float32, np.float64):
-        raise ParameterError(
-            f"{name} has dtype {x.dtype}; only float32 and float64 are accepted (use {name}.astype(cupy.float32))"
-        )
-    if x.ndim < min_ndim:
-        raise ParameterError(
-            f"{name} must have at least {min_ndim} axis/axes (..., "
-            f"{'n_samples' if min_ndim == 1 else 'n_freq, n_frames'}), got shape {x.shape}"
-        )
-    return x
-
-
-def _check_finite(name, x):
-    cupy = _cupy()
-    if not bool(cupy.isfinite(x).all()):
-        bad = int(x.size - int(cupy.count_nonzero(cupy.isfinite(x))))
-        raise ParameterError(f"{name} contains {bad} non-finite value(s) (NaN or inf); clean it first, e.g. "
-                             f"cupy.nan_to_num({name})")
-
-
-def check_audio(y, *, name="y"):
-    """As :func:`modspec.errors.check_audio`, for a CuPy array (the finiteness test runs on the device)."""
-    check_float_array(name, y, min_ndim=1)
-    if y.shape[-1] == 0:
-        raise ParameterError(f"{name} has shape {y.shape}: the signal is empty")
-    _check_finite(name, y)
-    return y
-
-
-def check_spectrogram(S, *, name="S"):
-    """As :func:`modspec.errors.check_spectrogram`, for a CuPy array."""
-    check_float_array(name, S, min_ndim=2)
-    _check_finite(name, S)
-    return S
 
 
 def _flatten_batch(x, n_trailing):
@@ -774,7 +740,8 @@ def instance_normalize(S, *, eps=1e-5):
     """GPU :func:`modspec.features.instance_normalize`."""
     cupy = _cupy()
     check_float_array("S", S, min_ndim=3)
-    _check_finite("S", S)
+    if not bool(cupy.isfinite(S).all()):
+        raise ParameterError("S contains non-finite values (NaN or inf)")
     eps = check_real("eps", eps, positive=True)
     mean = S.mean(axis=(-3, -1), keepdims=True)
     var = S.var(axis=(-3, -1), keepdims=True)
