@@ -94,6 +94,31 @@ def test_cpu_method_choice_follows_shape():
     assert cpu._fft_plan(1280, 50, 20, 128, 160, True)[0] > cpu._direct_cost(1280, 50, 20, 128, 160, True)
 
 
+@pytest.mark.parametrize("symmetric", [False, True], ids=["asymmetric", "symmetric"])
+@pytest.mark.parametrize("shape", [(2, 2000, 6, 128, 10), (3, 700, 3, 40, 4), (2, 413, 4, 101, 1)])
+def test_cpu_factor_grad_is_the_adjoint(rng, shape, symmetric):
+    # fft_forward is linear in the factors: <forward(dF), g> = <factor_grad(g), dF> for any dF and g.
+    x, filters = make(rng, shape, np.float64, symmetric)
+    stride = shape[-1]
+    size = cpu._fft_plan(shape[0], (shape[1] - shape[3]) // stride + 1, shape[2], shape[3], stride, symmetric)[1]
+    factors = cpu.fft_factors(filters, stride, size, symmetric)
+    out = cpu.fft_forward(x, factors, stride, size, shape[3])
+    assert rel_err(out, reference(x, filters, stride)) <= 1e-12
+    grad = rng.standard_normal(out.shape)
+    d_factors = rng.standard_normal(factors.shape)
+    lhs = np.sum(cpu.fft_forward(x, d_factors, stride, size, shape[3]) * grad)
+    factor_grad = cpu.fft_factor_grad(x, grad, d_factors.shape, stride, size, shape[3], symmetric)
+    assert factor_grad.shape == factors.shape
+    assert np.isclose(np.sum(factor_grad * d_factors), lhs, rtol=1e-12)
+    # An expanded (stride-0) gradient is read in place and gives the same as a contiguous copy.
+    ones = np.broadcast_to(np.ones((1, 1, 1)), out.shape)
+    np.testing.assert_allclose(
+        cpu.fft_factor_grad(x, ones, d_factors.shape, stride, size, shape[3], symmetric),
+        cpu.fft_factor_grad(x, np.ones(out.shape), d_factors.shape, stride, size, shape[3], symmetric),
+        rtol=0, atol=1e-12,
+    )
+
+
 # ---------------------------------------------------------------- torch
 
 try:
@@ -177,6 +202,29 @@ def test_torch_gradients_match_conv1d(rng, symmetric, method, input_grad):
     conv = torch.nn.functional.conv1d(xt[:, None], ft[:, None], stride=4)
     for grad, expected in zip(grads, torch.autograd.grad(conv, inputs, grad_out)):
         torch.testing.assert_close(grad, expected, rtol=1e-10, atol=1e-10)
+
+
+@requires_torch
+@pytest.mark.parametrize("symmetric", [False, True], ids=["asymmetric", "symmetric"])
+@pytest.mark.parametrize("stride", [1, 4, 10])
+def test_torch_kernel_path_gradcheck(monkeypatch, stride, symmetric):
+    # Rows without gradient on CPU run the FFT method on the numba kernels; their backward pass is hand-written.
+    calls = []
+    forward = cpu.fft_forward
+    monkeypatch.setattr(cpu, "fft_forward", lambda *a, **k: calls.append(1) or forward(*a, **k))
+    generator = torch.Generator().manual_seed(stride)
+    x = torch.randn(2, 300, dtype=torch.float64, generator=generator)
+    filters = torch.randn(3, 24, dtype=torch.float64, generator=generator)
+    if symmetric:
+        filters = filters + filters.flip(-1)
+    filters.requires_grad_()
+    assert torch.autograd.gradcheck(lambda b: _conv.correlate(x, b, stride, method="fft"), (filters,))
+    assert calls, "the numba kernels were not used"
+    # The gradient of sum() arrives expanded (stride 0) and is read in place.
+    _conv.correlate(x, filters, stride, method="fft").sum().backward()
+    expected = torch.autograd.grad(torch.nn.functional.conv1d(x[:, None], filters[:, None], stride=stride).sum(),
+                                   filters)[0]
+    torch.testing.assert_close(filters.grad, expected, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.gpu

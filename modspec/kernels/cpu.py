@@ -15,6 +15,8 @@ intermediates fall out of cache; on this project's 2-core benchmark machine the
 staged version was 1.5-3x slower. Kernels with no FFT inside use ``prange``.
 """
 
+import functools
+import itertools
 import math
 import os
 import threading
@@ -184,7 +186,7 @@ def stft_pipeline(y, window, hop, pad, reflect, n_frames, reduce, out, exponent=
         return out
     # Contiguous runs of blocks per worker keep each signal's samples in one cache.
     bounds = np.linspace(0, len(tasks), n_workers + 1).astype(int)
-    futures = [_thread_pool().submit(run, tasks[lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    futures = [_thread_pool().submit(run, tasks[lo:hi]) for lo, hi in itertools.pairwise(bounds)]
     for future in futures:
         future.result()
     return out
@@ -384,21 +386,16 @@ def _gather_blocks(x, hop, blocks_per_row, g0, frames):  # pragma: no cover
 
 
 @numba.njit(cache=True, nogil=True)
-def _fold_product(X, bins, phase, symmetric, factors, y, Z):  # pragma: no cover
-    """Z[k, f, b] = sum_m factors[k, f, m] * Y[k, m, b]: the folded product spectra of a chunk of blocks.
+def _fold_spectra(X, bins, phase, rotation, y):  # pragma: no cover
+    """y[k, m, (2b, 2b + 1)] = Y[k, m, b]: the folded spectra of a chunk of blocks, as (re, im) pairs.
 
     Y[k, m, b] is the full spectrum of block b at bin k + m P, read from the
     rfft bins ``bins[m, k]`` (``X`` is (block, bin)) and conjugated where
     mirrored (``phase`` then carries the conjugation as a sign of the imaginary
     part: phase[m, k] = (c, s, sign) applies X -> (Xr + i sign Xi)(c + i s)).
-
-    Linear-phase filters: ``phase`` is the shared filter phase and ``factors``
-    the real amplitudes (n_bins, n_filters, stride). Others: ``phase`` is
-    (1, 0, sign), ``factors`` is [Cr | Ci] (n_bins, n_filters, 2 stride), and
-    the rows m + stride of Y hold i Y, so that one real product gives
-    Cr Y + Ci (i Y). Complex numbers are (re, im) pairs along the last axis of
-    ``y`` (n_bins, rows, 2 n_blocks) and ``Z`` (n_bins, n_filters, 2 n_blocks),
-    the real view of the complex spectra.
+    Linear-phase filters: ``phase`` is their shared phase, else (1, 0, sign).
+    With ``rotation`` (filters without linear phase, and gradients toward
+    them) the rows m + stride of y hold i Y.
     """
     n_blocks = X.shape[0]
     stride, n_bins = bins.shape
@@ -410,10 +407,23 @@ def _fold_product(X, bins, phase, symmetric, factors, y, Z):  # pragma: no cover
                 im = sign * v.imag
                 y[k, m, 2 * b] = v.real * c - im * s
                 y[k, m, 2 * b + 1] = v.real * s + im * c
-                if not symmetric:
+                if rotation:
                     y[k, m + stride, 2 * b] = -y[k, m, 2 * b + 1]
                     y[k, m + stride, 2 * b + 1] = y[k, m, 2 * b]
-    rows = factors.shape[2]
+
+
+@numba.njit(cache=True, nogil=True)
+def _fold_matmul(factors, y, Z):  # pragma: no cover
+    """Z[k] = factors[k] @ y[k]: the folded product spectra of a chunk of blocks.
+
+    ``factors`` are :func:`fft_factors` (n_bins, n_filters, rows): real
+    amplitudes for linear-phase filters, else [Cr | Ci] against the rows
+    [Y; iY], so that one real product gives Cr Y + Ci (i Y). Complex numbers
+    are (re, im) pairs along the last axis of ``y`` (n_bins, rows, 2 n_blocks)
+    and ``Z`` (n_bins, n_filters, 2 n_blocks), the real view of the complex
+    spectra.
+    """
+    n_bins, n_filters, rows = factors.shape
     if rows >= 4:
         for k in range(n_bins):
             np.dot(factors[k], y[k], Z[k])
@@ -421,7 +431,7 @@ def _fold_product(X, bins, phase, symmetric, factors, y, Z):  # pragma: no cover
         # A product with one or two terms per bin (stride 1) is cheaper in a loop.
         width = y.shape[2]
         for k in range(n_bins):
-            for f in range(factors.shape[1]):
+            for f in range(n_filters):
                 a = factors[k, f, 0]
                 for q in range(width):
                     Z[k, f, q] = a * y[k, 0, q]
@@ -512,71 +522,228 @@ def _run_tasks(run, n_items, grain):
         future.result()
 
 
-def _fft_operands(filters, stride, size, symmetric, dtype):
-    """Fold tables and filter factors for blocks of L = stride * size.
+@functools.lru_cache(maxsize=64)
+def _fold_tables(stride, size, kernel_size, symmetric, dtype):
+    """Fold tables for blocks of L = stride * size, the phase in ``dtype`` (a np.dtype).
 
     Returns the rfft bin of every full-spectrum bin k + m P (k <= P/2), shape
-    (stride, n_bins); the phase table (stride, n_bins, 3) of
-    :func:`_fold_product`; and the filter factors (n_bins, n_filters, rows):
-    for linear-phase filters the real amplitudes A with
-    conj(G) = A e^{i pi n (K-1) / L}, else [Re | Im] of conj(G); divided by
-    ``stride``.
+    (stride, n_bins); whether it is mirrored (read as a conjugate); the phase
+    table (stride, n_bins, 3) of :func:`_fold_spectra`; and, for linear-phase
+    filters, their shared phase e^{i pi n (K-1) / L} (else None).
     """
-    kernel_size = filters.shape[1]
     length = stride * size
     full = np.arange(size // 2 + 1)[None, :] + size * np.arange(stride)[:, None]
     mirrored = full > length // 2
     bins = np.where(mirrored, length - full, full)
-    # In the input's precision: float32 spectra add ~1e-7 relative error, float64 ones ~1e-16.
-    G = scipy.fft.rfft(filters, n=length, workers=n_threads())[:, bins]
-    G[:, mirrored] = G[:, mirrored].conj()
     phase = np.zeros(bins.shape + (3,))
     phase[..., 2] = np.where(mirrored, -1.0, 1.0)
+    shared = None
     if symmetric:
         # e^{i pi n (K-1) / L}, the exponent reduced mod 2L in integers first.
         shared = np.exp(1j * np.pi * ((full * (kernel_size - 1)) % (2 * length)) / length)
         phase[..., 0], phase[..., 1] = shared.real, shared.imag
-        factors = (G * shared).real
     else:
         phase[..., 0] = 1.0
+    phase = phase.astype(dtype)
+    for table in (bins, mirrored, phase):
+        table.setflags(write=False)  # cached: shared by every call
+    return bins, mirrored, phase, shared
+
+
+def fft_factors(filters, stride, size, symmetric):
+    """The filter factors of the FFT method for blocks of L = stride * size.
+
+    Parameters
+    ----------
+    filters : np.ndarray, shape (n_filters, kernel_size)
+    stride, size : int
+        The stride and the block length P of the decimated output.
+    symmetric : bool
+        The filters equal their time reversal (linear phase).
+
+    Returns
+    -------
+    np.ndarray, shape (P // 2 + 1, n_filters, stride) or (P // 2 + 1, n_filters, 2 * stride)
+        Divided by ``stride``, in the filters' dtype: for linear-phase filters
+        the real amplitudes A with conj(G) = A e^{i pi n (K-1) / L}, else
+        [Re | Im] of conj(G), G being the filters' L-point spectra at the
+        folded bins (conjugated where mirrored). :class:`modspec.nn` computes
+        the same factors in torch, differentiably.
+    """
+    bins, mirrored, _, shared = _fold_tables(stride, size, filters.shape[1], symmetric, filters.dtype)
+    # In the input's precision: float32 spectra add ~1e-7 relative error, float64 ones ~1e-16.
+    G = scipy.fft.rfft(filters, n=stride * size, workers=n_threads())[:, bins]
+    G[:, mirrored] = G[:, mirrored].conj()
+    if symmetric:
+        factors = (G * shared).real
+    else:
         C = G.conj()
         factors = np.concatenate([C.real, C.imag], axis=1)
-    factors = np.ascontiguousarray(factors.transpose(2, 0, 1) / stride, dtype=dtype)
-    return bins, np.ascontiguousarray(phase, dtype=dtype), factors
+    return np.ascontiguousarray(factors.transpose(2, 0, 1) / stride, dtype=filters.dtype)
 
 
-def _correlate_fft(x, filters, stride, size, symmetric, rectify, out):
-    n_rows = x.shape[0]
-    n_filters, kernel_size = filters.shape
-    n_out = out.shape[2]
-    length = stride * size
-    n_valid = (length - kernel_size) // stride + 1
-    blocks_per_row = -(-n_out // n_valid)
-    bins, phase, factors = _fft_operands(filters, stride, size, symmetric, x.dtype)
-    n_bins = size // 2 + 1
+class _FFTGeometry:
+    """Blocks of the FFT method: L = stride * size samples, ``n_valid`` outputs each, in chunks."""
+
+    def __init__(self, n_out, n_filters, kernel_size, stride, size, symmetric, rotation):
+        self.stride, self.size, self.kernel_size = stride, size, kernel_size
+        self.symmetric, self.rotation = symmetric, rotation
+        self.length = stride * size
+        self.n_valid = (self.length - kernel_size) // stride + 1
+        self.blocks_per_row = -(-n_out // self.n_valid)
+        self.n_bins = size // 2 + 1
+        self.rows = rows = 2 * stride if rotation else stride  # rows of the fold: [Y] or [Y; iY]
+        # At least 8 blocks (16 columns in the fold's products) unless that passes _MAX_PRODUCT.
+        chunk = max(8, _FFT_CHUNK_SAMPLES // (n_filters * size))
+        self.chunk = max(1, min(chunk, _MAX_PRODUCT // (2 * n_filters * rows)))
+
+    def spectra(self, x, g0, n, frames, y_buffer):
+        """The folded spectra y (n_bins, rows, 2 n) of the n blocks from global block g0."""
+        bins, _, phase, _ = _fold_tables(self.stride, self.size, self.kernel_size, self.symmetric, x.dtype)
+        _gather_blocks(x, self.stride * self.n_valid, self.blocks_per_row, g0, frames[:n])
+        X = scipy.fft.rfft(frames[:n], axis=-1, workers=1)
+        y = y_buffer[: self.n_bins * self.rows * 2 * n].reshape(self.n_bins, self.rows, 2 * n)
+        _fold_spectra(X, bins, phase, self.rotation, y)
+        return y
+
+
+def fft_forward(x, factors, stride, size, kernel_size, *, rectify=None, out=None):
+    """Strided overlap-save correlation of every row of ``x`` with filters given by their FFT factors.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (n_rows, n_samples), C-contiguous float32 or float64
+    factors : np.ndarray
+        :func:`fft_factors` of the filters, same dtype as ``x``.
+    stride, size, kernel_size : int
+        Stride, block length P of the decimated output, taps per filter.
+    rectify : {None, 'relu', 'abs', 'square'}
+    out : np.ndarray, shape (n_rows, n_filters, (n_samples - kernel_size) // stride + 1), optional
+        Written in place; allocated when None.
+
+    Returns
+    -------
+    np.ndarray, shape (n_rows, n_filters, n_out)
+    """
+    n_bins, n_filters, rows = factors.shape
+    n_rows, n_samples = x.shape
+    n_out = (n_samples - kernel_size) // stride + 1
+    if out is None:
+        out = np.empty((n_rows, n_filters, n_out), dtype=x.dtype)
+    symmetric = rows == stride
+    geometry = _FFTGeometry(n_out, n_filters, kernel_size, stride, size, symmetric, not symmetric)
     complex_dtype = np.result_type(x.dtype, np.complex64)
-    # At least 8 blocks (16 columns in the fold's products) unless that passes _MAX_PRODUCT.
-    chunk = max(8, _FFT_CHUNK_SAMPLES // (n_filters * size))
-    chunk = max(1, min(chunk, _MAX_PRODUCT // (2 * n_filters * factors.shape[2])))
+    chunk, code = geometry.chunk, _RECTIFY_CODES[rectify]
 
     def run(lo, hi):
-        frames = np.empty((chunk, length), dtype=x.dtype)
+        frames = np.empty((chunk, geometry.length), dtype=x.dtype)
         # Flat buffers: the last, shorter chunk takes contiguous leading parts.
-        y_buffer = np.empty(n_bins * factors.shape[2] * 2 * chunk, dtype=x.dtype)
+        y_buffer = np.empty(n_bins * rows * 2 * chunk, dtype=x.dtype)
         Z_buffer = np.empty(n_bins * n_filters * chunk, dtype=complex_dtype)
         for g0 in range(lo, hi, chunk):
             n = min(chunk, hi - g0)
-            _gather_blocks(x, stride * n_valid, blocks_per_row, g0, frames[:n])
-            X = scipy.fft.rfft(frames[:n], axis=-1, workers=1)
-            y = y_buffer[: n_bins * factors.shape[2] * 2 * n].reshape(n_bins, factors.shape[2], 2 * n)
+            y = geometry.spectra(x, g0, n, frames, y_buffer)
             Z = Z_buffer[: n_bins * n_filters * n].reshape(n_bins, n_filters, n)
-            _fold_product(X, bins, phase, symmetric, factors, y, Z.view(x.dtype))
+            _fold_matmul(factors, y, Z.view(x.dtype))
             # Block-major output (pocketfft copies lines either way): contiguous runs to scatter.
             decimated = scipy.fft.irfft(Z.transpose(2, 1, 0), n=size, axis=-1, workers=1)
-            _scatter_blocks(decimated, blocks_per_row, n_valid, g0, rectify, out)
+            _scatter_blocks(decimated, geometry.blocks_per_row, geometry.n_valid, g0, code, out)
 
-    _run_tasks(run, n_rows * blocks_per_row, chunk)
+    _run_tasks(run, n_rows * geometry.blocks_per_row, chunk)
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _gather_grad_blocks(grad, blocks_per_row, n_valid, g0, blocks):  # pragma: no cover
+    """blocks[i, f, t] = grad[r, f, b * n_valid + t] for the outputs of global block g0 + i, zero after them."""
+    n_out = grad.shape[2]
+    size = blocks.shape[2]
+    for i in range(blocks.shape[0]):
+        r = (g0 + i) // blocks_per_row
+        t0 = (g0 + i - r * blocks_per_row) * n_valid
+        n = min(n_valid, n_out - t0)
+        for f in range(blocks.shape[1]):
+            for t in range(n):
+                blocks[i, f, t] = grad[r, f, _u(t0 + t)]
+            for t in range(n, size):
+                blocks[i, f, t] = 0.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _factor_grad_product(G, weights, y, g_pairs, acc):  # pragma: no cover
+    """acc[k] += y[k] @ (weights[k] G[:, :, k])^T, G's complex numbers as (re, im) rows of ``g_pairs``.
+
+    ``G`` (n_blocks, n_filters, n_bins) is the rfft of the output gradient's
+    blocks; ``acc`` is (n_bins, rows, n_filters), the transposed gradient of the
+    factors.
+    """
+    n_blocks, n_filters, n_bins = G.shape
+    tmp = np.empty((acc.shape[1], n_filters), dtype=acc.dtype)
+    for k in range(n_bins):
+        w = weights[k]
+        for i in range(n_blocks):
+            for f in range(n_filters):
+                v = G[i, f, k]
+                g_pairs[2 * i, f] = w * v.real
+                g_pairs[2 * i + 1, f] = w * v.imag
+        np.dot(y[k], g_pairs, tmp)
+        acc[k] += tmp
+
+
+def fft_factor_grad(x, grad, factors_shape, stride, size, kernel_size, symmetric):
+    """Gradient of a sum of ``fft_forward(x, factors, ...) * grad`` with respect to the factors.
+
+    The adjoint of the forward pass, block by block: the output gradient's
+    blocks are zero-padded to P and transformed (the adjoint of the P-point
+    inverse real FFT, bins weighted 1/P at DC and Nyquist, else 2/P), and for
+    every bin the factors' gradient is that spectrum times the folded block
+    spectra, accumulated over blocks.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (n_rows, n_samples), C-contiguous float32 or float64
+    grad : np.ndarray, shape (n_rows, n_filters, n_out), same dtype, any strides
+    factors_shape : tuple
+        (n_bins, n_filters, rows): ``rows`` = 2 * stride gives the gradient of
+        [Re | Im] of conj(G) (for linear-phase filters, of which the forward
+        pass reads only the real part: the gradient toward filters without
+        linear phase); ``rows`` = stride the real part's alone.
+    stride, size, kernel_size : int
+        As :func:`fft_forward`.
+    symmetric : bool
+        The factors are a linear-phase bank's (their phase e^{i pi n (K-1) / L}
+        is applied to the block spectra).
+
+    Returns
+    -------
+    np.ndarray, shape ``factors_shape``, dtype of ``x``
+    """
+    n_bins, n_filters, rows = factors_shape
+    n_rows = x.shape[0]
+    geometry = _FFTGeometry(grad.shape[2], n_filters, kernel_size, stride, size, symmetric, rows == 2 * stride)
+    weights = np.full(n_bins, 2.0 / size, dtype=x.dtype)
+    weights[0] = 1.0 / size
+    if size % 2 == 0:
+        weights[-1] = 1.0 / size
+    chunk = geometry.chunk
+    partial = []
+
+    def run(lo, hi):
+        frames = np.empty((chunk, geometry.length), dtype=x.dtype)
+        y_buffer = np.empty(n_bins * rows * 2 * chunk, dtype=x.dtype)
+        blocks = np.empty((chunk, n_filters, size), dtype=x.dtype)
+        g_pairs = np.empty((2 * chunk, n_filters), dtype=x.dtype)
+        acc = np.zeros((n_bins, rows, n_filters), dtype=x.dtype)
+        for g0 in range(lo, hi, chunk):
+            n = min(chunk, hi - g0)
+            y = geometry.spectra(x, g0, n, frames, y_buffer)
+            _gather_grad_blocks(grad, geometry.blocks_per_row, geometry.n_valid, g0, blocks[:n])
+            G = scipy.fft.rfft(blocks[:n], axis=-1, workers=1)
+            _factor_grad_product(G, weights, y, g_pairs[: 2 * n], acc)
+        partial.append(acc)  # list.append is atomic
+
+    _run_tasks(run, n_rows * geometry.blocks_per_row, chunk)
+    return np.ascontiguousarray(np.sum(partial, axis=0).transpose(0, 2, 1))
 
 
 def correlate(x, filters, stride=1, *, rectify=None, method=None):
@@ -619,7 +786,8 @@ def correlate(x, filters, stride=1, *, rectify=None, method=None):
     out = np.empty((n_rows, n_filters, n_out), dtype=x.dtype)
     code = _RECTIFY_CODES[rectify]
     if method == "fft":
-        return _correlate_fft(x, filters, stride, size, symmetric, code, out)
+        factors = fft_factors(filters, stride, size, symmetric)
+        return fft_forward(x, factors, stride, size, kernel_size, rectify=rectify, out=out)
     if stride >= kernel_size and not symmetric:
         # Frames do not overlap: read them in place (folding symmetric ones is faster still).
         chunk = max(1, _MAX_PRODUCT // (kernel_size * n_filters))

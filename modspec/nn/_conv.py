@@ -31,6 +31,8 @@ import math
 
 import torch
 
+from modspec.kernels import cpu
+
 # Bytes of the largest intermediate of a chunk on CPU: about L2-sized. Smaller
 # chunks mean more operations, each with a fixed cost (and a parallel region).
 _CHUNK_BYTES = 4 << 20
@@ -87,7 +89,10 @@ def correlate(x, filters, stride=1, *, method=None):
     n_out = (n_samples - kernel_size) // stride + 1
     symmetric = bool(torch.equal(filters, filters.flip(-1)))
     fft_cost, size = _fft_plan(n_rows, n_out, n_filters, kernel_size, stride, symmetric, x.element_size())
-    if method is None:
+    if method is None and _kernel_path(x):
+        fft_cost = cpu._fft_plan(n_rows, n_out, n_filters, kernel_size, stride, symmetric)[0]
+        method = "direct" if cpu._direct_cost(n_rows, n_out, n_filters, kernel_size, stride, symmetric) <= fft_cost else "fft"
+    elif method is None:
         method = "direct" if _direct_cost(n_rows, n_out, n_filters, kernel_size, stride) <= fft_cost else "fft"
     if method == "direct":
         # Per row: its frames when they overlap (the products copy them), else the filter
@@ -95,10 +100,22 @@ def correlate(x, filters, stride=1, *, method=None):
         row_bytes = x.element_size() * kernel_size * (n_out if stride < kernel_size else n_filters)
         rows = n_rows if x.is_cuda else max(1, _CHUNK_BYTES // row_bytes)
         return _Direct.apply(x, filters, stride, rows)
+    if _kernel_path(x):
+        # Rows without gradient on CPU (a first layer on audio): the numba kernels, with their own plan.
+        size = cpu._fft_plan(n_rows, n_out, n_filters, kernel_size, stride, symmetric)[1]
+        tables = _fold_tables(stride, size, kernel_size, symmetric, x.device)
+        C = _filter_factors(filters, stride, size, tables)
+        return _FFTKernel.apply(x, torch.cat([C.real, C.imag], dim=-1), stride, size, kernel_size, symmetric)
     chunk = 1 << 62 if x.is_cuda else _fft_chunk(n_filters, stride, size, x.element_size())
     plan = _FFTPlan(n_samples, kernel_size, stride, size, symmetric, chunk)
     tables = _fold_tables(stride, size, kernel_size, symmetric, x.device)
-    return _FFT.apply(x, _filter_factors(filters, plan, tables), plan, tables)
+    return _FFT.apply(x, _filter_factors(filters, stride, size, tables), plan, tables)
+
+
+def _kernel_path(x):
+    """Whether the FFT method runs on :mod:`modspec.kernels.cpu`: CPU rows that need no gradient."""
+    needs_grad = x.requires_grad and torch.is_grad_enabled()
+    return x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and not needs_grad
 
 
 def _direct_cost(n_rows, n_out, n_filters, kernel_size, stride):
@@ -252,14 +269,15 @@ def _fold_tables(stride, size, kernel_size, symmetric, device):
     return tuple(t.to(device) for t in (bins, mirrored, phase, weights))
 
 
-def _filter_factors(filters, plan, tables):
-    """C = conj(G e^{i phi}) / stride at the folded bins, (bin, filter, m); real for linear-phase filters.
+def _filter_factors(filters, stride, size, tables):
+    """C = conj(G e^{i phi}) / stride at the folded bins of blocks of L = stride * size, (bin, filter, m).
 
-    Differentiable (torch operations); the FFT function takes it as an input.
+    Real for linear-phase filters. Differentiable (torch operations); the FFT
+    functions take it as an input.
     """
     bins, mirrored, phase, _ = tables
-    G = torch.fft.rfft(filters, n=plan.length, dim=-1)[:, bins]  # (filter, bin, m)
-    C = torch.where(mirrored, G, G.conj()) * phase.to(G.dtype).conj() / plan.stride
+    G = torch.fft.rfft(filters, n=stride * size, dim=-1)[:, bins]  # (filter, bin, m)
+    C = torch.where(mirrored, G, G.conj()) * phase.to(G.dtype).conj() / stride
     return C.permute(1, 0, 2).contiguous()
 
 
@@ -352,6 +370,37 @@ class _FFT(torch.autograd.Function):
                 grad_x[r0:r1, s0:s1] += torch.autograd.grad(Y, segment, g_Y)[0]
         ctx.spectra = None
         return grad_x, grad_C, None, None
+
+
+class _FFTKernel(torch.autograd.Function):
+    """The FFT method on :mod:`modspec.kernels.cpu` (numba, its thread pool), for rows without gradient.
+
+    The input ``A`` is [Re C | Im C] of :func:`_filter_factors` (a
+    differentiable function of the filters), as :func:`modspec.kernels.cpu.fft_factors`
+    lays out the factors; for linear-phase filters the forward pass reads
+    Re C alone, and the backward pass still gives the gradient of both halves
+    (toward asymmetric filters too). The backward pass is the kernels' adjoint,
+    :func:`modspec.kernels.cpu.fft_factor_grad`; it reads the output gradient
+    with its strides (an expanded gradient, e.g. of ``sum()``, is not copied).
+    """
+
+    @staticmethod
+    def forward(ctx, x, A, stride, size, kernel_size, symmetric):
+        x = x.detach().contiguous()
+        factors = A.detach()[..., :stride] if symmetric else A.detach()
+        out = cpu.fft_forward(x.numpy(), factors.contiguous().numpy(), stride, size, kernel_size)
+        ctx.save_for_backward(x)
+        ctx.geometry = (A.shape, stride, size, kernel_size, symmetric)
+        return torch.from_numpy(out)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        grad_A = None
+        if ctx.needs_input_grad[1]:
+            grad_A = torch.from_numpy(cpu.fft_factor_grad(x.numpy(), grad.numpy(), *ctx.geometry))
+        return None, grad_A, None, None, None, None
 
 
 def _copy_blocks(y, out):
