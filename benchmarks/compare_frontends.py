@@ -19,6 +19,13 @@ comparisons per layer, each interleaved round-robin after warm-up, medians:
   (gradients for the cut-offs, and for the input of the modulation layers, which
   sit on a learnable layer); bar >= 1x.
 
+Threads: torch's OpenMP workers, with ``OMP_WAIT_POLICY`` unset, spin for a
+while after each of torch's calls and take the cores from the modspec call
+that follows in the round (torch's own times are the same under both
+policies). Unless ``OMP_WAIT_POLICY`` is set or ``--torch-defaults`` is given,
+the script sets it to PASSIVE before it imports torch, and says so in the
+JSON's ``settings``.
+
 Run from the repository root::
 
     python -m benchmarks.compare_frontends            # 20 rounds -> benchmarks/results_frontends.json
@@ -28,6 +35,7 @@ Needs torch (``modspec[torch]``). Speed is reported, never asserted.
 """
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -190,7 +198,8 @@ def measure(*, rounds=DEFAULT_ROUNDS, warmup=WARMUP, batch=FRONTEND_BATCH, n_sam
     result = {
         "machine": machine_info({"torch": torch}),
         "settings": {"sr": SR, "batch": batch, "n_samples": int(layers["sinc"][0].shape[-1]), "dtype": "float32",
-                     "rounds": int(rounds), "warmup": warmup, "statistic": "median seconds per call, round-robin"},
+                     "rounds": int(rounds), "warmup": warmup, "statistic": "median seconds per call, round-robin",
+                     "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY")},
         "notes": [],
         "layers": {},
     }
@@ -244,7 +253,11 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=None, help=f"round-robin rounds (default {DEFAULT_ROUNDS})")
     parser.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK_ROUNDS} rounds unless --rounds")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output")
+    parser.add_argument("--torch-defaults", action="store_true",
+                        help="leave OMP_WAIT_POLICY unset (torch's workers spin into the next modspec call)")
     args = parser.parse_args(argv)
+    if not args.torch_defaults and "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     rounds = args.rounds if args.rounds is not None else (QUICK_ROUNDS if args.quick else DEFAULT_ROUNDS)
     if rounds < 1:
         parser.error(f"--rounds={rounds} must be at least 1")

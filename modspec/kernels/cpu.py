@@ -275,9 +275,13 @@ def _correlate_direct(x, taps_t, stride, kernel_size, symmetric, rectify, chunk,
         for i in range(n):
             start = t * stride
             if symmetric:
+                # Two passes: the loop with both the forward and the reversed reads does not
+                # vectorise well (1.8x slower on the benchmark machine).
                 last = start + kernel_size - 1
                 for j in range(half):
-                    frames[i, j] = x[r, _u(start + j)] + x[r, _u(last - j)]
+                    frames[i, j] = x[r, _u(start + j)]
+                for j in range(half):
+                    frames[i, j] += x[r, _u(last - j)]
                 if kernel_size % 2:
                     frames[i, half] = x[r, _u(start + half)]
             else:
