@@ -27,14 +27,18 @@ def log_compress(S, *, C=10000.0):
     Returns
     -------
     np.ndarray, same shape and dtype as ``S``
+
+    Notes
+    -----
+    One body for NumPy and CuPy arrays: a CuPy ``S`` is computed by CuPy on
+    its device.
     """
-    if _backend.is_cupy(S):
-        return _backend.gpu().log_compress(S=S, C=C)
+    xp = _backend.get_array_module(S)
     check_float_array("S", S, min_ndim=1)
     C = check_real("C", C, positive=True)
-    if (S < 0).any():
+    if bool((S < 0).any()):
         raise ParameterError("S has negative values; log_compress expects a magnitude or power spectrogram")
-    return np.log1p(S * S.dtype.type(C))
+    return xp.log1p(S * S.dtype.type(C))
 
 
 def scale(S, *, factor=10.0):
@@ -49,9 +53,11 @@ def scale(S, *, factor=10.0):
     Returns
     -------
     np.ndarray, same shape and dtype as ``S``
+
+    Notes
+    -----
+    One body for NumPy and CuPy arrays (a CuPy ``S`` stays on its device).
     """
-    if _backend.is_cupy(S):
-        return _backend.gpu().scale(S=S, factor=factor)
     check_float_array("S", S, min_ndim=1)
     return S * S.dtype.type(check_real("factor", factor))
 
@@ -69,16 +75,21 @@ def standardize(S, *, mode="sample", mean=None, std=None, eps=1e-8):
     mean, std : float or np.ndarray, optional
         Statistics to use instead of those of ``S`` (e.g. from a training
         set): for 'frequency' of shape (n_freq,) or (n_freq, 1). Give both or
-        neither.
+        neither. With a CuPy ``S`` they may be NumPy or CuPy (copied to the
+        device).
     eps : float > 0
         Added to the std to avoid division by zero.
 
     Returns
     -------
     np.ndarray, same shape and dtype as ``S``
+
+    Notes
+    -----
+    One body for NumPy and CuPy arrays: a CuPy ``S`` is computed by CuPy on
+    its device.
     """
-    if _backend.is_cupy(S):
-        return _backend.gpu().standardize(S=S, mode=mode, mean=mean, std=std, eps=eps)
+    xp = _backend.get_array_module(S)
     check_spectrogram(S)
     eps = check_real("eps", eps, positive=True)
     if mode not in ("sample", "frequency"):
@@ -90,7 +101,7 @@ def standardize(S, *, mode="sample", mean=None, std=None, eps=1e-8):
         mean = S.mean(axis=axes, keepdims=True)
         std = S.std(axis=axes, keepdims=True)
     else:
-        mean, std = np.asarray(mean, dtype=S.dtype), np.asarray(std, dtype=S.dtype)
+        mean, std = xp.asarray(mean, dtype=S.dtype), xp.asarray(std, dtype=S.dtype)
         if mode == "frequency" and mean.ndim == 1:
             mean, std = mean[:, None], std[:, None]
         try:
@@ -114,6 +125,7 @@ def a_weight(S, *, frequencies, kind="db", min_db=-80.0):
         Frequency of each row in Hz: :func:`modspec.filters.fft_frequencies`
         for a linear spectrogram, the band centres
         ``filters.mel_frequencies(n_mels + 2, ...)[1:-1]`` for a mel one.
+        With a CuPy ``S`` they may be NumPy or CuPy.
     kind : {'db', 'power', 'amplitude'}
         What ``S`` holds: the weighting is added in dB, or multiplied as
         ``10^(w/10)`` or ``10^(w/20)``.
@@ -123,10 +135,16 @@ def a_weight(S, *, frequencies, kind="db", min_db=-80.0):
     Returns
     -------
     np.ndarray, same shape and dtype as ``S``
+
+    Notes
+    -----
+    One body for NumPy and CuPy arrays: the curve is computed in NumPy (one
+    value per row) and, for a CuPy ``S``, copied to the device.
     """
-    if _backend.is_cupy(S):
-        return _backend.gpu().a_weight(S=S, frequencies=frequencies, kind=kind, min_db=min_db)
+    xp = _backend.get_array_module(S)
     check_spectrogram(S)
+    if xp is not np and _backend.is_cupy(frequencies):
+        frequencies = xp.asnumpy(frequencies)  # one value per row: design parameters, not signal data
     frequencies = np.asarray(frequencies, dtype=np.float64)
     if frequencies.shape != (S.shape[-2],):
         raise ParameterError(
@@ -134,9 +152,8 @@ def a_weight(S, *, frequencies, kind="db", min_db=-80.0):
         )
     weights_db = filters.a_weighting(frequencies, min_db=min_db)[:, None]
     if kind == "db":
-        weights = weights_db
-        return (S + weights.astype(S.dtype)).astype(S.dtype, copy=False)
+        return (S + xp.asarray(weights_db.astype(S.dtype))).astype(S.dtype, copy=False)
     if kind in ("power", "amplitude"):
         weights = 10.0 ** (weights_db / (10.0 if kind == "power" else 20.0))
-        return (S * weights.astype(S.dtype)).astype(S.dtype, copy=False)
+        return (S * xp.asarray(weights.astype(S.dtype))).astype(S.dtype, copy=False)
     raise ParameterError(f"kind={kind!r} is not supported; use 'db', 'power' or 'amplitude'")

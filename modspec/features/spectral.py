@@ -7,6 +7,7 @@ between, pipelined over blocks of frames on all cores.
 """
 
 import functools
+import math
 import numbers
 import warnings
 
@@ -288,14 +289,30 @@ def _check_db_args(amin, top_db):
         raise ParameterError(f"top_db={top_db!r} must be a finite non-negative number or None")
 
 
-def _reference_value(magnitude, ref):
-    """ref as a value, or ref(item) for every spectrogram (last two axes) of a batch."""
+def _host_scalar(value, xp):
+    """True for a number on the device path: it stays a host scalar (no device round trip)."""
+    return xp is not np and isinstance(value, numbers.Number)
+
+
+def _reference_value(magnitude, ref, xp):
+    """ref as a value, or ref(item) for every spectrogram (last two axes) of a batch.
+
+    On the device path (``xp`` not NumPy) a number stays a host scalar and
+    anything else becomes a device array.
+    """
+    on_device = xp is not np
     if not callable(ref):
-        return np.abs(ref)
+        return abs(ref) if _host_scalar(ref, xp) else xp.abs(xp.asarray(ref))
     if magnitude.ndim <= 2:
-        return ref(magnitude)
+        value = ref(magnitude)
+        return xp.asarray(value) if on_device else value
+    if ref in (np.max, np.amax, xp.max, xp.amax):  # one reduction for the batch (max is exact: same values)
+        return magnitude.max(axis=(-2, -1), keepdims=True)
     items = magnitude.reshape((-1,) + magnitude.shape[-2:])
-    values = np.array([ref(item) for item in items], dtype=magnitude.dtype)
+    if on_device:
+        values = xp.stack([xp.asarray(ref(item)).reshape(()) for item in items]).astype(magnitude.dtype)
+    else:
+        values = np.array([ref(item) for item in items], dtype=magnitude.dtype)
     return values.reshape(magnitude.shape[:-2] + (1, 1))
 
 
@@ -324,21 +341,36 @@ def power_to_db(S, *, ref=1.0, amin=1e-10, top_db=80.0):
     spectrogram of a batch (last two axes) is its own item, so a batch gives
     the same result as its items one by one. For a single 2-D spectrogram the
     two agree exactly.
+
+    One body for NumPy and CuPy arrays: a CuPy ``S`` is computed by CuPy on
+    its device (a callable ``ref`` then gets CuPy items; ``np.max`` and
+    ``cupy.max`` are one reduction over the batch), a number ``ref`` stays a
+    host scalar.
     """
-    if _backend.is_cupy(S):
-        return _backend.gpu().power_to_db(S=S, ref=ref, amin=amin, top_db=top_db)
-    S = np.asarray(S) if not isinstance(S, np.ndarray) else S
-    if np.iscomplexobj(S):
-        raise ParameterError("S is complex; pass the power np.abs(S)**2 (or use amplitude_to_db on np.abs(S))")
+    xp = _backend.get_array_module(S)
+    if xp is np and not isinstance(S, np.ndarray):
+        S = np.asarray(S)
+    on_device = xp is not np
+    if S.dtype.kind == "c":
+        absolute = "abs" if on_device else "np.abs"
+        raise ParameterError(
+            f"S is complex; pass the power {absolute}(S)**2 (or use amplitude_to_db on {absolute}(S))"
+        )
     if S.dtype not in (np.float32, np.float64):
-        raise ParameterError(f"S has dtype {S.dtype}; only float32 and float64 are accepted (S.astype(np.float32))")
+        raise ParameterError(
+            f"S has dtype {S.dtype}; only float32 and float64 are accepted "
+            f"(S.astype({'cupy' if on_device else 'np'}.float32))"
+        )
     _check_db_args(amin, top_db)
-    ref_value = _reference_value(S, ref)
-    log_spec = 10.0 * np.log10(np.maximum(amin, S))
-    log_spec -= 10.0 * np.log10(np.maximum(amin, ref_value))
+    ref_value = _reference_value(S, ref, xp)
+    log_spec = 10.0 * xp.log10(xp.maximum(amin, S))
+    if _host_scalar(ref_value, xp):
+        log_spec -= 10.0 * math.log10(max(amin, ref_value))
+    else:
+        log_spec -= 10.0 * xp.log10(xp.maximum(amin, ref_value))
     if top_db is not None:
         peak = log_spec.max(axis=(-2, -1), keepdims=True) if log_spec.ndim >= 2 else log_spec.max()
-        log_spec = np.maximum(log_spec, peak - top_db)
+        log_spec = xp.maximum(log_spec, peak - top_db)
     return log_spec.astype(S.dtype, copy=False)
 
 
@@ -359,10 +391,14 @@ def amplitude_to_db(S, *, ref=1.0, amin=1e-5, top_db=80.0):
     Returns
     -------
     S_db : np.ndarray, same shape as ``S``, real dtype of ``S``
+
+    Notes
+    -----
+    One body for NumPy and CuPy arrays, as :func:`power_to_db`.
     """
-    if _backend.is_cupy(S):
-        return _backend.gpu().amplitude_to_db(S=S, ref=ref, amin=amin, top_db=top_db)
-    magnitude = np.abs(S)
+    xp = _backend.get_array_module(S)
+    magnitude = xp.abs(S)
     _check_db_args(amin, top_db)
-    ref_value = _reference_value(magnitude, ref)
-    return power_to_db(np.square(magnitude), ref=np.square(ref_value), amin=amin**2, top_db=top_db)
+    ref_value = _reference_value(magnitude, ref, xp)
+    ref_power = ref_value**2 if _host_scalar(ref_value, xp) else xp.square(ref_value)
+    return power_to_db(xp.square(magnitude), ref=ref_power, amin=amin**2, top_db=top_db)

@@ -3,7 +3,11 @@
 Every public function here is the GPU twin of the function of the same name in
 :mod:`modspec.features` (same arguments, same checks, same numbers up to
 float rounding), which dispatches to it when given a CuPy array. The results
-stay on the array's device; nothing is copied to the host.
+stay on the array's device; nothing is copied to the host. Functions without
+kernels whose body is the same in NumPy and CuPy (``power_to_db``,
+``amplitude_to_db``, ``log_compress``, ``scale``, ``standardize``,
+``a_weight``) have no twin here: :mod:`modspec.features` runs them with the
+array module of their input (:func:`modspec._backend.get_array_module`).
 
 Kernels
 -------
@@ -32,7 +36,6 @@ package is already loaded), so both backends accept and refuse the same input.
 
 import functools
 import math
-import numbers
 import types
 
 import numpy as np
@@ -50,9 +53,8 @@ from modspec.errors import (
 )
 
 __all__ = [
-    "a_weight", "amplitude_to_db", "envelope", "harmonic_spectrogram", "instance_normalize", "kernels",
-    "log_compress", "melspectrogram", "modulation_filterbank", "modulation_spectrum", "power_to_db", "scale",
-    "sinc_filterbank", "spectrogram", "standardize", "stft",
+    "envelope", "harmonic_spectrogram", "instance_normalize", "kernels", "melspectrogram", "modulation_filterbank",
+    "modulation_spectrum", "sinc_filterbank", "spectrogram", "stft",
 ]
 
 #: Threads per block of every kernel.
@@ -430,54 +432,6 @@ def melspectrogram(
     return M.reshape(lead + M.shape[1:])
 
 
-def _reference_value(magnitude, ref):
-    """ref as a device value, or ref(item) for every spectrogram (last two axes) of a batch."""
-    cupy = _cupy()
-    if not callable(ref):
-        return abs(ref) if isinstance(ref, numbers.Number) else cupy.abs(cupy.asarray(ref))
-    if magnitude.ndim <= 2:
-        return cupy.asarray(ref(magnitude))
-    if ref in (np.max, np.amax, cupy.max, cupy.amax):
-        return magnitude.max(axis=(-2, -1), keepdims=True)
-    items = magnitude.reshape((-1,) + magnitude.shape[-2:])
-    values = cupy.stack([cupy.asarray(ref(item)).reshape(()) for item in items]).astype(magnitude.dtype)
-    return values.reshape(magnitude.shape[:-2] + (1, 1))
-
-
-def power_to_db(S, *, ref=1.0, amin=1e-10, top_db=80.0):
-    """GPU :func:`modspec.features.power_to_db` (per-spectrogram ``ref`` and ``top_db``, as there)."""
-    from modspec.features.spectral import _check_db_args
-
-    cupy = _cupy()
-    if S.dtype.kind == "c":
-        raise ParameterError("S is complex; pass the power abs(S)**2 (or use amplitude_to_db on abs(S))")
-    if S.dtype not in (np.float32, np.float64):
-        raise ParameterError(f"S has dtype {S.dtype}; only float32 and float64 are accepted (S.astype(cupy.float32))")
-    _check_db_args(amin, top_db)
-    ref_value = _reference_value(S, ref)
-    log_spec = 10.0 * cupy.log10(cupy.maximum(amin, S))
-    if isinstance(ref_value, numbers.Number):  # a host scalar: no device round trip
-        log_spec -= 10.0 * math.log10(max(amin, ref_value))
-    else:
-        log_spec -= 10.0 * cupy.log10(cupy.maximum(amin, ref_value))
-    if top_db is not None:
-        peak = log_spec.max(axis=(-2, -1), keepdims=True) if log_spec.ndim >= 2 else log_spec.max()
-        log_spec = cupy.maximum(log_spec, peak - top_db)
-    return log_spec.astype(S.dtype, copy=False)
-
-
-def amplitude_to_db(S, *, ref=1.0, amin=1e-5, top_db=80.0):
-    """GPU :func:`modspec.features.amplitude_to_db`."""
-    from modspec.features.spectral import _check_db_args
-
-    cupy = _cupy()
-    magnitude = cupy.abs(S)
-    _check_db_args(amin, top_db)
-    ref_value = _reference_value(magnitude, ref)
-    ref_power = ref_value**2 if isinstance(ref_value, numbers.Number) else cupy.square(ref_value)
-    return power_to_db(cupy.square(magnitude), ref=ref_power, amin=amin**2, top_db=top_db)
-
-
 # --------------------------------------------------------------------------- learnable front ends
 
 
@@ -552,6 +506,7 @@ def harmonic_spectrogram(
 ):
     """GPU :func:`modspec.features.harmonic_spectrogram`: CuPy (..., n_harmonic, n_bands, n_frames)."""
     from modspec.features.learnable import _sparse_harmonic
+    from modspec.features.spectral import power_to_db
 
     check_audio(y)
     power = check_power(power)
@@ -571,71 +526,6 @@ def harmonic_spectrogram(
     if db:
         H = power_to_db(H, ref=1.0, amin=amin, top_db=top_db)
     return H
-
-
-# --------------------------------------------------------------------------- preprocessing
-
-
-def log_compress(S, *, C=10000.0):
-    """GPU :func:`modspec.features.log_compress`: ``log(1 + C * S)``."""
-    cupy = _cupy()
-    check_float_array("S", S, min_ndim=1)
-    C = check_real("C", C, positive=True)
-    if bool((S < 0).any()):
-        raise ParameterError("S has negative values; log_compress expects a magnitude or power spectrogram")
-    return cupy.log1p(S * S.dtype.type(C))
-
-
-def scale(S, *, factor=10.0):
-    """GPU :func:`modspec.features.scale`: ``factor * S``."""
-    check_float_array("S", S, min_ndim=1)
-    return S * S.dtype.type(check_real("factor", factor))
-
-
-def standardize(S, *, mode="sample", mean=None, std=None, eps=1e-8):
-    """GPU :func:`modspec.features.standardize`; ``mean`` and ``std`` may be NumPy or CuPy."""
-    cupy = _cupy()
-    check_spectrogram(S)
-    eps = check_real("eps", eps, positive=True)
-    if mode not in ("sample", "frequency"):
-        raise ParameterError(f"mode={mode!r} is not supported; use 'sample' or 'frequency'")
-    if (mean is None) != (std is None):
-        raise ParameterError("give both mean and std, or neither (to use the statistics of S)")
-    axes = (-2, -1) if mode == "sample" else (-1,)
-    if mean is None:
-        mean = S.mean(axis=axes, keepdims=True)
-        std = S.std(axis=axes, keepdims=True)
-    else:
-        mean, std = cupy.asarray(mean, dtype=S.dtype), cupy.asarray(std, dtype=S.dtype)
-        if mode == "frequency" and mean.ndim == 1:
-            mean, std = mean[:, None], std[:, None]
-        try:
-            np.broadcast_shapes(mean.shape, std.shape, S.shape)
-        except ValueError:
-            raise ParameterError(
-                f"mean {mean.shape} and std {std.shape} do not broadcast against S {S.shape}"
-            ) from None
-    return ((S - mean) / (std + S.dtype.type(eps))).astype(S.dtype, copy=False)
-
-
-def a_weight(S, *, frequencies, kind="db", min_db=-80.0):
-    """GPU :func:`modspec.features.a_weight` (``frequencies`` NumPy or CuPy; the curve is computed in NumPy)."""
-    cupy = _cupy()
-    check_spectrogram(S)
-    if _backend.is_cupy(frequencies):
-        frequencies = cupy.asnumpy(frequencies)  # one value per row: design parameters, not signal data
-    frequencies = np.asarray(frequencies, dtype=np.float64)
-    if frequencies.shape != (S.shape[-2],):
-        raise ParameterError(
-            f"frequencies has shape {frequencies.shape}; it must be ({S.shape[-2]},), one per row of S"
-        )
-    weights_db = filters.a_weighting(frequencies, min_db=min_db)[:, None]
-    if kind == "db":
-        return (S + cupy.asarray(weights_db.astype(S.dtype))).astype(S.dtype, copy=False)
-    if kind in ("power", "amplitude"):
-        weights = 10.0 ** (weights_db / (10.0 if kind == "power" else 20.0))
-        return (S * cupy.asarray(weights.astype(S.dtype))).astype(S.dtype, copy=False)
-    raise ParameterError(f"kind={kind!r} is not supported; use 'db', 'power' or 'amplitude'")
 
 
 # --------------------------------------------------------------------------- modulation
@@ -759,6 +649,7 @@ def modulation_spectrum(
     """
     from modspec.errors import check_sample_rate
     from modspec.features.modulation import COMPRESSIONS
+    from modspec.features.preprocess import log_compress
 
     cupy = _cupy()
     if (y is None) == (S is None):
