@@ -163,18 +163,15 @@ def test_shared_validators_accept_cupy_arrays_and_check_them_on_the_device(monke
 # --------------------------------------------------------------------------- dispatch
 
 #: Every function of modspec.features with a GPU twin in modspec.kernels.gpu, and a call of it. The
-#: array-module-generic ones (power_to_db, amplitude_to_db, log_compress, scale, standardize, a_weight)
-#: have no twin: tests/test_xp_generic.py checks them.
+#: array-module-generic ones (power_to_db, amplitude_to_db, log_compress, scale, standardize, a_weight,
+#: envelope, instance_normalize, modulation_spectrum) have no twin: tests/test_xp_generic.py checks them.
 DISPATCHED = {
     "stft": lambda x: mf.stft(x, n_fft=64),
     "spectrogram": lambda x: mf.spectrogram(x, n_fft=64, power=1.0),
     "melspectrogram": lambda x: mf.melspectrogram(x, sr=16000, n_mels=40),
     "sinc_filterbank": lambda x: mf.sinc_filterbank(x, 16000, rectify="relu"),
     "harmonic_spectrogram": lambda x: mf.harmonic_spectrogram(x, 16000, n_harmonic=2),
-    "envelope": lambda x: mf.envelope(x, kind="hilbert"),
     "modulation_filterbank": lambda x: mf.modulation_filterbank(x, frame_rate=62.5, n_filters=4),
-    "instance_normalize": lambda x: mf.instance_normalize(x),
-    "modulation_spectrum": lambda x: mf.modulation_spectrum(x, sr=16000),
 }
 NO_GPU_PATH = {
     "scattering": lambda x: mf.scattering(x, J=4),

@@ -1,29 +1,37 @@
 """The array-module-generic features run with the module of their input and never hand a device array to NumPy.
 
 ``power_to_db``, ``amplitude_to_db``, ``log_compress``, ``scale``,
-``standardize`` and ``a_weight`` have one body for NumPy and CuPy
+``standardize``, ``a_weight``, ``envelope``, ``instance_normalize`` and
+``modulation_spectrum`` have one body for NumPy and CuPy
 (``xp = _backend.get_array_module(S)``). Without CuPy, a stand-in plays the
 device: :class:`DeviceArray` wraps a NumPy array and behaves like a CuPy one
 where it matters here (its methods and operators work; NumPy's functions and
 implicit conversion to a host array refuse it; mixing it with a host array in
 an operation fails), and :class:`RecordingModule` plays ``cupy``, forwarding
-to NumPy and recording each call. Each function must give the NumPy result
-on the stand-in, through the stand-in module, with the expected host
-synchronisations only. The real CuPy path is tested in ``tests/test_gpu.py``
-and under numba's CUDA simulator (``tests/gpu_sim_check.py``).
+to NumPy (``cupy.fft`` to the NumPy path's ``scipy.fft``) and recording each
+call; ``_backend.to_device`` and the GPU ``melspectrogram`` are recorded
+stand-ins too. Each function must give the NumPy result on the stand-in,
+through the stand-in module, with the expected host synchronisations only.
+The real CuPy path is tested in ``tests/test_gpu.py`` and under numba's CUDA
+simulator (``tests/gpu_sim_check.py``).
 """
 
 import types
 
 import numpy as np
 import pytest
+import scipy.fft
 
 import modspec.features as mf
 from modspec import _backend, filters
 from modspec.errors import ParameterError
 
-GENERIC = ("a_weight", "amplitude_to_db", "log_compress", "power_to_db", "scale", "standardize")
-#: The shapes of the device arrays that ``bool()`` was called on: each call is a device-to-host synchronisation.
+GENERIC = (
+    "a_weight", "amplitude_to_db", "envelope", "instance_normalize", "log_compress", "modulation_spectrum",
+    "power_to_db", "scale", "standardize",
+)
+#: The shapes of the device arrays that ``bool()`` or ``int()`` was called on: each call is a device-to-host
+#: synchronisation.
 SYNCS = []
 
 
@@ -31,7 +39,7 @@ class DeviceArray:
     """A NumPy array playing a CuPy array."""
 
     #: Methods of both ndarrays with the same semantics (results stay on the device).
-    METHODS = ("all", "any", "astype", "max", "mean", "reshape", "std")
+    METHODS = ("all", "any", "astype", "max", "mean", "reshape", "std", "var")
 
     def __init__(self, host):
         self._host = np.asarray(host)
@@ -40,6 +48,8 @@ class DeviceArray:
     dtype = property(lambda self: self._host.dtype)
     ndim = property(lambda self: self._host.ndim)
     size = property(lambda self: self._host.size)
+    real = property(lambda self: DeviceArray(self._host.real))
+    imag = property(lambda self: DeviceArray(self._host.imag))
 
     def __array__(self, *args, **kwargs):
         raise TypeError("a device array was converted to a NumPy array (a silent host copy)")
@@ -53,6 +63,10 @@ class DeviceArray:
     def __bool__(self):
         SYNCS.append(self.shape)
         return bool(self._host)
+
+    def __int__(self):
+        SYNCS.append(self.shape)
+        return int(self._host)
 
     def __getattr__(self, name):
         if name not in self.METHODS:
@@ -103,12 +117,36 @@ def _device(value):
     return DeviceArray(value) if isinstance(value, np.ndarray | np.generic) else value
 
 
+class RecordingFFT:
+    """Plays ``cupy.fft`` (cuFFT): the NumPy path's ``scipy.fft`` on the arrays behind device arrays, recorded.
+
+    scipy's transforms, not NumPy's, so that the numbers equal the NumPy
+    path's exactly (cuFFT's rounding differs: ``tests/test_gpu.py``).
+    """
+
+    def __init__(self, calls):
+        self.calls = calls
+
+    def __getattr__(self, name):
+        target = getattr(scipy.fft, name)
+
+        def call(*args, **kwargs):
+            self.calls.append(f"fft.{name}")
+            return _device(target(*map(_host_operand, args), **kwargs))
+
+        return call
+
+
 class RecordingModule(types.ModuleType):
     """Plays ``cupy``: NumPy's functions on the arrays behind device arrays, each call recorded."""
 
     def __init__(self):
         super().__init__("recording_cupy")
         self.calls = []
+
+    @property
+    def fft(self):
+        return RecordingFFT(self.calls)
 
     def __getattr__(self, name):
         if name.startswith("__"):
@@ -137,15 +175,42 @@ class RecordingModule(types.ModuleType):
         return a._host.copy()
 
 
+class RecordingGPU:
+    """Plays :mod:`modspec.kernels.gpu` for the functions that dispatch to it: the NumPy result on the device."""
+
+    def __init__(self, calls):
+        self.calls = calls
+        self.kwargs = []
+
+    def melspectrogram(self, **kwargs):
+        self.calls.append("gpu.melspectrogram")
+        self.kwargs.append(kwargs)
+        host = {k: v._host if isinstance(v, DeviceArray) else v for k, v in kwargs.items()}
+        return DeviceArray(mf.melspectrogram(**host))
+
+
 @pytest.fixture
 def xp(monkeypatch):
-    """The stand-in module, installed as the array module of device arrays (the validators use it too)."""
+    """The stand-in module, installed as the array module of device arrays (the validators use it too).
+
+    ``_backend.to_device`` becomes the stand-in's recorded transfer and
+    ``_backend.gpu()`` a :class:`RecordingGPU` (``xp.gpu``).
+    """
     module = RecordingModule()
+    module.gpu = RecordingGPU(module.calls)
+
+    def to_device(array, like, *, cache=None):
+        assert isinstance(array, np.ndarray) and isinstance(like, DeviceArray)
+        module.calls.append("to_device")
+        return DeviceArray(array)
+
     monkeypatch.setattr(_backend, "is_cupy", lambda x: isinstance(x, DeviceArray))
     monkeypatch.setattr(
         _backend, "get_array_module",
         lambda *arrays: module if any(isinstance(a, DeviceArray) for a in arrays) else np,
     )
+    monkeypatch.setattr(_backend, "to_device", to_device)
+    monkeypatch.setattr(_backend, "gpu", lambda: module.gpu)
     SYNCS.clear()
     return module
 
@@ -180,6 +245,19 @@ CASES = {
         (lambda S: mf.amplitude_to_db(S, ref=np.amax), 0),
         (lambda S: mf.amplitude_to_db(S, ref=lambda item: item.mean(), amin=1e-3), 0),
     ],
+    # The finiteness check of the signal (check_audio); centred, so that the rectifiers have work to do.
+    "envelope": [(lambda S, kind=kind, axis=axis: mf.envelope(S - 0.5, kind=kind, axis=axis), 1)
+                 for kind in ("abs", "square", "halfwave", "hilbert") for axis in (-1, 1)]
+                + [(lambda S: mf.envelope((S - 0.5)[..., :8], kind="hilbert"), 1)],  # an even length
+    "instance_normalize": [(lambda S: mf.instance_normalize(S), 1), (lambda S: mf.instance_normalize(S, eps=0.5), 1)],
+    # The spectrum (mod_freqs: test_modulation_spectrum_of_device_envelopes). check_spectrogram's finiteness
+    # check, then for 'log' the sign check and log_compress's own.
+    "modulation_spectrum": [
+        (lambda S: mf.modulation_spectrum(S=S, frame_rate=62.5)[0], 3),
+        (lambda S: mf.modulation_spectrum(S=S, frame_rate=62.5, compression="cbrt", window="hamming")[0], 1),
+        (lambda S: mf.modulation_spectrum(S=S, frame_rate=62.5, compression=None, detrend=False, window=None)[0], 1),
+        (lambda S: mf.modulation_spectrum(S=S[0, 0], frame_rate=62.5, C=10.0, window=("kaiser", 4.0))[0], 3),
+    ],
 }
 
 
@@ -196,6 +274,7 @@ def test_device_array_gives_the_numpy_result_through_its_module(xp, rng, name, d
         assert xp.calls == [] and SYNCS == []  # NumPy input never touches the device module
         got = call(DeviceArray(S))
         assert isinstance(got, DeviceArray), f"{name} returned {type(got).__name__}, not a device array"
+        assert "gpu.melspectrogram" not in xp.calls
         # scale is one operator on the array: no module function to call.
         assert bool(xp.calls) == (name != "scale"), f"{name} called {xp.calls} of the device module"
         assert len(SYNCS) == syncs, f"{name}: {len(SYNCS)} host synchronisations"
@@ -268,10 +347,91 @@ def test_device_errors_keep_their_messages(xp):
         mf.power_to_db(np.ones((2, 2), np.int16))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_hilbert_envelope_runs_its_ffts_on_the_device(xp, rng, dtype):
+    """Both FFTs by the device module (cuFFT), the one-sided weights designed on the host and sent once."""
+    x = rng.standard_normal((2, 3, 50)).astype(dtype)
+    got = mf.envelope(DeviceArray(x), kind="hilbert", axis=-1)
+    assert xp.calls == ["isfinite", "fft.rfft", "asarray", "fft.ifft", "abs"]
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got._host, mf.envelope(x, kind="hilbert"))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_modulation_spectrum_of_device_envelopes(xp, rng, dtype):
+    """The window is designed on the host and sent by ``_backend.to_device``; mod_freqs stays a NumPy array."""
+    S = rng.random((2, 5, 40)).astype(dtype)
+    for window in ("hann", np.hanning(40), None):
+        got, mod_freqs = mf.modulation_spectrum(S=DeviceArray(S), frame_rate=50.0, window=window)
+        expected, expected_freqs = mf.modulation_spectrum(S=S, frame_rate=50.0, window=window)
+        assert xp.calls.count("to_device") == (window is not None) and "asarray" not in xp.calls
+        assert xp.calls.count("fft.rfft") == 1
+        assert isinstance(got, DeviceArray) and got.dtype == dtype and len(SYNCS) == 3
+        np.testing.assert_array_equal(got._host, expected)
+        assert type(mod_freqs) is np.ndarray
+        np.testing.assert_array_equal(mod_freqs, expected_freqs)
+        xp.calls.clear()
+        SYNCS.clear()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_modulation_spectrum_of_a_device_signal_takes_the_gpu_mel(xp, rng, dtype):
+    """The mel step goes through ``modspec.features.melspectrogram``, which dispatches to the GPU one."""
+    y = rng.standard_normal((2, 4000)).astype(dtype)
+    kwargs = {"sr": 8000, "n_fft": 256, "n_mels": 16, "fmax": 3000.0}
+    for compression, syncs in (("log", 2), ("cbrt", 1)):  # check_audio's finiteness (and log_compress's sign)
+        got, mod_freqs = mf.modulation_spectrum(DeviceArray(y), compression=compression, **kwargs)
+        expected, expected_freqs = mf.modulation_spectrum(y, compression=compression, **kwargs)
+        assert xp.calls.count("gpu.melspectrogram") == 1 and xp.calls.count("to_device") == 1
+        mel_kwargs = xp.gpu.kwargs.pop()
+        assert isinstance(mel_kwargs["y"], DeviceArray) and mel_kwargs["S"] is None
+        assert (mel_kwargs["n_fft"], mel_kwargs["hop_length"], mel_kwargs["power"]) == (256, 128, 1.0)
+        assert isinstance(got, DeviceArray) and got.dtype == dtype and len(SYNCS) == syncs
+        np.testing.assert_array_equal(got._host, expected)
+        np.testing.assert_array_equal(mod_freqs, expected_freqs)
+        xp.calls.clear()
+        SYNCS.clear()
+
+
+def test_modulation_errors_keep_their_messages(xp):
+    """envelope, instance_normalize and modulation_spectrum refuse device arrays with the NumPy path's messages."""
+    x = DeviceArray(np.ones((2, 3, 8), np.float32))
+    S = DeviceArray(np.ones((4, 10), np.float32))
+    cases = [
+        (lambda: mf.envelope(x, kind="peak"), "kind='peak'"),
+        (lambda: mf.envelope(x, axis=3), r"axis=3 must be an integer in \[-3, 2\] for x of 3 axes"),
+        (lambda: mf.envelope(x, axis=1.0), r"axis=1.0 must be an integer"),
+        (lambda: mf.envelope(DeviceArray(np.array([0.0, np.nan]))),
+         r"x contains 1 non-finite sample\(s\).*cupy.nan_to_num\(x\)"),
+        (lambda: mf.envelope(DeviceArray(np.ones(3, np.complex64))), r"x has complex dtype complex64.*cupy.abs\(x\)"),
+        (lambda: mf.envelope(DeviceArray(np.ones((2, 0)))), "the signal is empty"),
+        (lambda: mf.instance_normalize(S), r"S must have at least 3 axis/axes"),
+        (lambda: mf.instance_normalize(DeviceArray(np.full((2, 2, 2), np.inf))), r"S contains non-finite values"),
+        (lambda: mf.instance_normalize(x, eps=0), "eps=0 must be positive"),
+        (lambda: mf.modulation_spectrum(), "give exactly one of y"),
+        (lambda: mf.modulation_spectrum(x, S=S), "give exactly one of y"),
+        (lambda: mf.modulation_spectrum(S=S, frame_rate=50.0, compression="sqrt"), "compression='sqrt'"),
+        (lambda: mf.modulation_spectrum(S=S, frame_rate=50.0, C=0), "C=0 must be positive"),
+        (lambda: mf.modulation_spectrum(S=S), "frame_rate=None: with S give the envelopes' sample rate"),
+        (lambda: mf.modulation_spectrum(S=-S, frame_rate=50.0), "S has negative values; compression='log' needs"),
+        (lambda: mf.modulation_spectrum(S=S[:, :1], frame_rate=50.0), r"the envelopes have 1 frame\(s\)"),
+        (lambda: mf.modulation_spectrum(S=DeviceArray(np.ones(5, np.float32)), frame_rate=50.0),
+         "S must have at least 2 axis/axes"),
+        (lambda: mf.modulation_spectrum(x, frame_rate=50.0), "frame_rate=50.0 goes with S only"),
+        (lambda: mf.modulation_spectrum(x, n_fft=1), r"hop_length=None gives n_fft // 2 = 0 for n_fft=1"),
+        (lambda: mf.modulation_spectrum(S=S, frame_rate=50.0, window="nope"), "nope"),
+    ]
+    for call, match in cases:
+        with pytest.raises(ParameterError, match=match):
+            call()
+    assert "gpu.melspectrogram" not in xp.calls
+
+
 def test_stand_in_catches_numpy_on_a_device_array():
     """The stand-in is strict: otherwise the tests above would pass vacuously."""
     S = DeviceArray(np.ones((2, 2)))
-    for misuse in (lambda: np.log10(S), lambda: np.max(S), lambda: np.asarray(S), lambda: S + np.ones((2, 2))):
+    for misuse in (lambda: np.log10(S), lambda: np.max(S), lambda: np.asarray(S), lambda: S + np.ones((2, 2)),
+                   lambda: np.fft.rfft(S), lambda: scipy.fft.rfft(S)):
         with pytest.raises((AssertionError, TypeError), match="device array"):
             misuse()
     assert isinstance(S * 2.0 + 1.0, DeviceArray)

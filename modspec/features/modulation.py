@@ -16,10 +16,15 @@ band envelopes, compression, DFT of each envelope, RMS across bands.
 
 Everything here takes NumPy arrays with any leading batch shape; float32 stays
 float32 and float64 stays float64. The correlations run in
-:func:`modspec.kernels.cpu.correlate`.
+:func:`modspec.kernels.cpu.correlate`. :func:`envelope`,
+:func:`instance_normalize` and :func:`modulation_spectrum` have one body for
+NumPy and CuPy arrays (``xp = _backend.get_array_module(...)``): a CuPy input
+is computed by CuPy on its device.
 """
 
+import functools
 import numbers
+import types
 
 import numpy as np
 import scipy.fft
@@ -117,6 +122,16 @@ def _check_bank(bank, dtype):
 
 # --------------------------------------------------------------------------- envelopes
 
+#: The FFTs of the NumPy path: scipy's, on all cores.
+_CPU_FFT = types.SimpleNamespace(
+    rfft=functools.partial(scipy.fft.rfft, workers=-1), ifft=functools.partial(scipy.fft.ifft, workers=-1)
+)
+
+
+def _fft(xp):
+    """The FFT functions for arrays of ``xp``: scipy's multithreaded ones for NumPy, ``xp.fft`` (cuFFT) otherwise."""
+    return _CPU_FFT if xp is np else xp.fft
+
 
 def envelope(x, *, kind="abs", axis=-1):
     r"""Envelope of band signals: rectification or the Hilbert envelope.
@@ -152,6 +167,9 @@ def envelope(x, *, kind="abs", axis=-1):
     length ``n_samples``. It is exact for periodic signals and has edge
     effects otherwise. float32 input is transformed in single precision.
 
+    One body for NumPy and CuPy arrays: a CuPy ``x`` is computed by CuPy on
+    its device (the FFTs by cuFFT, scipy's on all cores for NumPy).
+
     Examples
     --------
     >>> import numpy as np
@@ -163,17 +181,16 @@ def envelope(x, *, kind="abs", axis=-1):
     >>> envelope(np.array([-2.0, 3.0]), kind="halfwave")
     array([0., 3.])
     """
-    if _backend.is_cupy(x):
-        return _backend.gpu().envelope(x=x, kind=kind, axis=axis)
+    xp = _backend.get_array_module(x)
     check_audio(x, name="x")
     check_choice("kind", kind, ENVELOPES)
     axis = _check_axis(axis, x.ndim)
     if kind == "abs":
-        return np.abs(x)
+        return xp.abs(x)
     if kind == "square":
-        return np.square(x)
+        return xp.square(x)
     if kind == "halfwave":
-        return np.maximum(x, x.dtype.type(0))
+        return xp.maximum(x, x.dtype.type(0))
     n = x.shape[axis]
     h = np.zeros(n // 2 + 1, dtype=x.dtype)
     h[0] = 1
@@ -182,9 +199,10 @@ def envelope(x, *, kind="abs", axis=-1):
         h[n // 2] = 1
     shape = [1] * x.ndim
     shape[axis] = h.size
-    Z = scipy.fft.rfft(x, axis=axis, workers=-1)
-    Z *= h.reshape(shape)
-    return np.abs(scipy.fft.ifft(Z, n=n, axis=axis, workers=-1)).astype(x.dtype, copy=False)
+    fft = _fft(xp)
+    Z = fft.rfft(x, axis=axis)
+    Z *= xp.asarray(h.reshape(shape))  # the one-sided weights, designed on the host
+    return xp.abs(fft.ifft(Z, n=n, axis=axis)).astype(x.dtype, copy=False)
 
 
 # --------------------------------------------------------------------------- modulation filterbank
@@ -431,6 +449,11 @@ def instance_normalize(S, *, eps=1e-5):
         On integer, complex or non-finite input, fewer than 3 axes, or a
         non-positive ``eps``.
 
+    Notes
+    -----
+    One body for NumPy and CuPy arrays: a CuPy ``S`` is computed by CuPy on
+    its device.
+
     Examples
     --------
     >>> import numpy as np
@@ -440,15 +463,14 @@ def instance_normalize(S, *, eps=1e-5):
     >>> bool(np.allclose(Z.mean(axis=(0, 2)), 0)), bool(np.allclose(Z.var(axis=(0, 2)), 1, atol=1e-3))
     (True, True)
     """
-    if _backend.is_cupy(S):
-        return _backend.gpu().instance_normalize(S=S, eps=eps)
+    xp = _backend.get_array_module(S)
     check_float_array("S", S, min_ndim=3)
-    if not np.isfinite(S).all():
+    if not bool(xp.isfinite(S).all()):
         raise ParameterError("S contains non-finite values (NaN or inf)")
     eps = check_real("eps", eps, positive=True)
     mean = S.mean(axis=(-3, -1), keepdims=True)
     var = S.var(axis=(-3, -1), keepdims=True)
-    return ((S - mean) / np.sqrt(var + S.dtype.type(eps))).astype(S.dtype, copy=False)
+    return ((S - mean) / xp.sqrt(var + S.dtype.type(eps))).astype(S.dtype, copy=False)
 
 
 # --------------------------------------------------------------------------- modulation spectrum
@@ -524,6 +546,15 @@ def modulation_spectrum(
         frames; an unknown compression or window; negative envelopes with
         'log' compression.
 
+    Notes
+    -----
+    One body for NumPy and CuPy arrays: a CuPy ``y`` or ``S`` is computed by
+    CuPy on its device (the mel step by the GPU
+    :func:`modspec.features.melspectrogram`, the window designed in NumPy
+    and copied by :func:`modspec._backend.to_device`, the DFT by cuFFT) and
+    ``spectrum`` is a CuPy array; ``mod_freqs`` (metadata) stays a NumPy
+    array, as the frequencies of :func:`modspec.features.scalogram`.
+
     Examples
     --------
     A 1 kHz tone, amplitude-modulated at 4 Hz, 2 s at 16 kHz:
@@ -538,10 +569,7 @@ def modulation_spectrum(
     >>> float(round(mod_freqs[np.argmax(spectrum[3:]) + 3], 1))
     4.0
     """
-    if _backend.is_cupy(y) or _backend.is_cupy(S):
-        return _backend.gpu().modulation_spectrum(y=y, sr=sr, S=S, frame_rate=frame_rate, n_fft=n_fft,
-            hop_length=hop_length, n_mels=n_mels, fmin=fmin, fmax=fmax, compression=compression, C=C, detrend=detrend,
-            window=window)
+    xp = _backend.get_array_module(y, S)
     if (y is None) == (S is None):
         raise ParameterError("give exactly one of y (signal) or S (band envelopes)")
     check_choice("compression", compression, COMPRESSIONS)
@@ -566,7 +594,7 @@ def modulation_spectrum(
         if frame_rate is None:
             raise ParameterError("frame_rate=None: with S give the envelopes' sample rate in Hz (sr / hop_length)")
         frame_rate = float(check_sample_rate("frame_rate", frame_rate))
-        if compression == "log" and (S < 0).any():
+        if compression == "log" and bool((S < 0).any()):
             raise ParameterError("S has negative values; compression='log' needs non-negative envelopes")
         env = S
     n_frames = env.shape[-1]
@@ -578,11 +606,12 @@ def modulation_spectrum(
     if compression == "log":
         env = log_compress(env, C=C)
     elif compression == "cbrt":
-        env = np.cbrt(env)
+        env = xp.cbrt(env)
     if detrend:
         env = env - env.mean(axis=-1, keepdims=True)
     if window is not None:
-        env = env * _design.get_window(window, n_frames, dtype=dtype)
-    E = scipy.fft.rfft(env, axis=-1, workers=-1)
-    spectrum = np.sqrt(np.mean(np.square(E.real) + np.square(E.imag), axis=-2))
+        taper = _design.get_window(window, n_frames, dtype=dtype)
+        env = env * (taper if xp is np else _backend.to_device(taper, env))
+    E = _fft(xp).rfft(env, axis=-1)
+    spectrum = xp.sqrt(xp.mean(xp.square(E.real) + xp.square(E.imag), axis=-2))
     return spectrum.astype(dtype, copy=False), np.fft.rfftfreq(n_frames, d=1.0 / frame_rate)

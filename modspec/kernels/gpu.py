@@ -6,8 +6,10 @@ float rounding), which dispatches to it when given a CuPy array. The results
 stay on the array's device; nothing is copied to the host. Functions without
 kernels whose body is the same in NumPy and CuPy (``power_to_db``,
 ``amplitude_to_db``, ``log_compress``, ``scale``, ``standardize``,
-``a_weight``) have no twin here: :mod:`modspec.features` runs them with the
-array module of their input (:func:`modspec._backend.get_array_module`).
+``a_weight``, ``envelope``, ``instance_normalize``,
+``modulation_spectrum``) have no twin here: :mod:`modspec.features` runs
+them with the array module of their input
+(:func:`modspec._backend.get_array_module`).
 
 Kernels
 -------
@@ -48,13 +50,12 @@ from modspec.errors import (
     check_float_array,
     check_positive_int,
     check_power,
-    check_real,
     check_spectrogram,
 )
 
 __all__ = [
-    "envelope", "harmonic_spectrogram", "instance_normalize", "kernels", "melspectrogram", "modulation_filterbank",
-    "modulation_spectrum", "sinc_filterbank", "spectrogram", "stft",
+    "harmonic_spectrogram", "kernels", "melspectrogram", "modulation_filterbank", "sinc_filterbank", "spectrogram",
+    "stft",
 ]
 
 #: Threads per block of every kernel.
@@ -531,33 +532,6 @@ def harmonic_spectrogram(
 # --------------------------------------------------------------------------- modulation
 
 
-def envelope(x, *, kind="abs", axis=-1):
-    """GPU :func:`modspec.features.envelope` (the Hilbert envelope by cuFFT)."""
-    from modspec.features.modulation import ENVELOPES, _check_axis
-
-    cupy = _cupy()
-    check_audio(x, name="x")
-    check_choice("kind", kind, ENVELOPES)
-    axis = _check_axis(axis, x.ndim)
-    if kind == "abs":
-        return cupy.abs(x)
-    if kind == "square":
-        return cupy.square(x)
-    if kind == "halfwave":
-        return cupy.maximum(x, x.dtype.type(0))
-    n = x.shape[axis]
-    h = np.zeros(n // 2 + 1, dtype=x.dtype)
-    h[0] = 1
-    h[1 : (n + 1) // 2] = 2
-    if n % 2 == 0:
-        h[n // 2] = 1
-    shape = [1] * x.ndim
-    shape[axis] = h.size
-    Z = cupy.fft.rfft(x, axis=axis)
-    Z *= cupy.asarray(h.reshape(shape))
-    return cupy.abs(cupy.fft.ifft(Z, n=n, axis=axis)).astype(x.dtype, copy=False)
-
-
 def _device_bank(bank, S):
     """An explicit filter bank (NumPy, sequence or CuPy) as a validated C-contiguous device array."""
     from modspec.features.modulation import _check_bank
@@ -624,75 +598,3 @@ def modulation_filterbank(
     if not bool(cupy.isfinite(out).all()):
         raise ParameterError("S contains non-finite values (NaN or inf) where the modulation filters read it")
     return out.reshape(S.shape[:-1] + out.shape[1:])
-
-
-def instance_normalize(S, *, eps=1e-5):
-    """GPU :func:`modspec.features.instance_normalize`."""
-    cupy = _cupy()
-    check_float_array("S", S, min_ndim=3)
-    if not bool(cupy.isfinite(S).all()):
-        raise ParameterError("S contains non-finite values (NaN or inf)")
-    eps = check_real("eps", eps, positive=True)
-    mean = S.mean(axis=(-3, -1), keepdims=True)
-    var = S.var(axis=(-3, -1), keepdims=True)
-    return ((S - mean) / cupy.sqrt(var + S.dtype.type(eps))).astype(S.dtype, copy=False)
-
-
-def modulation_spectrum(
-    y=None, *, sr=16000, S=None, frame_rate=None, n_fft=512, hop_length=None, n_mels=64, fmin=0.0, fmax=None,
-    compression="log", C=100.0, detrend=True, window="hann",
-):
-    """GPU :func:`modspec.features.modulation_spectrum`.
-
-    Returns the spectrum as a CuPy array and ``mod_freqs`` (metadata) as a
-    NumPy array, as :func:`modspec.features.scalogram` returns its frequencies.
-    """
-    from modspec.errors import check_sample_rate
-    from modspec.features.modulation import COMPRESSIONS
-    from modspec.features.preprocess import log_compress
-
-    cupy = _cupy()
-    if (y is None) == (S is None):
-        raise ParameterError("give exactly one of y (signal) or S (band envelopes)")
-    check_choice("compression", compression, COMPRESSIONS)
-    C = check_real("C", C, positive=True)
-    if y is not None:
-        if frame_rate is not None:
-            raise ParameterError(
-                f"frame_rate={frame_rate!r} goes with S only; with y the frame rate is sr / hop_length"
-            )
-        check_audio(y)
-        n_fft = check_positive_int("n_fft", n_fft)
-        if hop_length is None:
-            if n_fft < 2:
-                raise ParameterError(f"hop_length=None gives n_fft // 2 = 0 for n_fft={n_fft}; pass hop_length")
-            hop_length = n_fft // 2
-        hop_length = check_positive_int("hop_length", hop_length)
-        env = melspectrogram(y, sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, fmin=fmin, fmax=fmax,
-                             power=1.0)
-        frame_rate = float(sr) / hop_length
-    else:
-        check_spectrogram(S)
-        if frame_rate is None:
-            raise ParameterError("frame_rate=None: with S give the envelopes' sample rate in Hz (sr / hop_length)")
-        frame_rate = float(check_sample_rate("frame_rate", frame_rate))
-        if compression == "log" and bool((S < 0).any()):
-            raise ParameterError("S has negative values; compression='log' needs non-negative envelopes")
-        env = S
-    n_frames = env.shape[-1]
-    if n_frames < 2:
-        raise ParameterError(
-            f"the envelopes have {n_frames} frame(s); a modulation spectrum needs at least 2 (a longer signal)"
-        )
-    dtype = env.dtype
-    if compression == "log":
-        env = log_compress(env, C=C)
-    elif compression == "cbrt":
-        env = cupy.cbrt(env)
-    if detrend:
-        env = env - env.mean(axis=-1, keepdims=True)
-    if window is not None:
-        env = env * _backend.to_device(filters.get_window(window, n_frames, dtype=dtype), env)
-    E = cupy.fft.rfft(env, axis=-1)
-    spectrum = cupy.sqrt(cupy.mean(cupy.square(E.real) + cupy.square(E.imag), axis=-2))
-    return spectrum.astype(dtype, copy=False), np.fft.rfftfreq(n_frames, d=1.0 / frame_rate)
