@@ -95,7 +95,10 @@ class SincConv(DesignedModule):
     -----
     The convolution runs as FFT convolution that computes only the strided
     outputs (:func:`modspec.nn._conv.correlate`); differentiable with respect
-    to the input and the cut-offs; CPU or CUDA.
+    to the input and the cut-offs; CPU or CUDA. On CPU, when the input needs
+    no gradient (audio), it runs on the numba kernels of
+    :func:`modspec.features.sinc_filterbank`, with a hand-written backward
+    pass for the cut-offs.
 
     Examples
     --------
