@@ -88,21 +88,26 @@ def correlate(x, filters, stride=1, *, method=None):
     n_filters, kernel_size = filters.shape
     n_out = (n_samples - kernel_size) // stride + 1
     symmetric = bool(torch.equal(filters, filters.flip(-1)))
-    fft_cost, size = _fft_plan(n_rows, n_out, n_filters, kernel_size, stride, symmetric, x.element_size())
-    if method is None and _kernel_path(x):
-        fft_cost = cpu._fft_plan(n_rows, n_out, n_filters, kernel_size, stride, symmetric)[0]
-        method = "direct" if cpu._direct_cost(n_rows, n_out, n_filters, kernel_size, stride, symmetric) <= fft_cost else "fft"
-    elif method is None:
-        method = "direct" if _direct_cost(n_rows, n_out, n_filters, kernel_size, stride) <= fft_cost else "fft"
+    # Rows without gradient on CPU (a first layer on audio) run the FFT method on the numba
+    # kernels, with their own cost model and plan.
+    kernel = _kernel_path(x)
+    if kernel:
+        fft_cost, size = cpu._fft_plan(n_rows, n_out, n_filters, kernel_size, stride, symmetric)
+    else:
+        fft_cost, size = _fft_plan(n_rows, n_out, n_filters, kernel_size, stride, symmetric, x.element_size())
+    if method is None:
+        if kernel:
+            direct_cost = cpu._direct_cost(n_rows, n_out, n_filters, kernel_size, stride, symmetric)
+        else:
+            direct_cost = _direct_cost(n_rows, n_out, n_filters, kernel_size, stride)
+        method = "direct" if direct_cost <= fft_cost else "fft"
     if method == "direct":
         # Per row: its frames when they overlap (the products copy them), else the filter
         # gradient's (filters x K) term.
         row_bytes = x.element_size() * kernel_size * (n_out if stride < kernel_size else n_filters)
         rows = n_rows if x.is_cuda else max(1, _CHUNK_BYTES // row_bytes)
         return _Direct.apply(x, filters, stride, rows)
-    if _kernel_path(x):
-        # Rows without gradient on CPU (a first layer on audio): the numba kernels, with their own plan.
-        size = cpu._fft_plan(n_rows, n_out, n_filters, kernel_size, stride, symmetric)[1]
+    if kernel:
         tables = _fold_tables(stride, size, kernel_size, symmetric, x.device)
         C = _filter_factors(filters, stride, size, tables)
         return _FFTKernel.apply(x, torch.cat([C.real, C.imag], dim=-1), stride, size, kernel_size, symmetric)
