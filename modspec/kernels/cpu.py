@@ -657,6 +657,15 @@ def fft_forward(x, factors, stride, size, kernel_size, *, rectify=None, out=None
     return out
 
 
+def irfft_adjoint_weights(size, dtype):
+    """Weights of the adjoint of a ``size``-point inverse real FFT, per rfft bin: 1/P at DC and Nyquist, else 2/P."""
+    weights = np.full(size // 2 + 1, 2.0 / size, dtype=dtype)
+    weights[0] = 1.0 / size
+    if size % 2 == 0:
+        weights[-1] = 1.0 / size
+    return weights
+
+
 @numba.njit(cache=True, nogil=True)
 def _gather_grad_blocks(grad, blocks_per_row, n_valid, g0, blocks):  # pragma: no cover
     """blocks[i, f, t] = grad[r, f, b * n_valid + t] for the outputs of global block g0 + i, zero after them."""
@@ -725,10 +734,7 @@ def fft_factor_grad(x, grad, factors_shape, stride, size, kernel_size, symmetric
     n_bins, n_filters, rows = factors_shape
     n_rows = x.shape[0]
     geometry = _FFTGeometry(grad.shape[2], n_filters, kernel_size, stride, size, symmetric, rows == 2 * stride)
-    weights = np.full(n_bins, 2.0 / size, dtype=x.dtype)
-    weights[0] = 1.0 / size
-    if size % 2 == 0:
-        weights[-1] = 1.0 / size
+    weights = irfft_adjoint_weights(size, x.dtype)
     chunk = geometry.chunk
     partial = []
 

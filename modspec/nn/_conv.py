@@ -29,6 +29,7 @@ forward pass never sees). On CUDA the whole batch is one chunk.
 import functools
 import math
 
+import numpy as np
 import torch
 
 from modspec.kernels import cpu
@@ -250,27 +251,20 @@ class _FFTPlan:
 
 @functools.lru_cache(maxsize=64)
 def _fold_tables(stride, size, kernel_size, symmetric, device):
-    """Index and phase tables of the fold for blocks of L = stride * size.
+    """:func:`modspec.kernels.cpu._fold_tables` as torch tensors in (k, m) order, and the irfft adjoint's weights.
 
-    Returns the rfft bin of every full-spectrum bin k + m P (k <= P/2) in
-    (k, m) order, whether it is mirrored (read as a conjugate), the phase
-    e^{i pi n (K-1) / L} shared by linear-phase filters (1 for others), and the
-    weights of the inverse real FFT's adjoint (1/P at DC and Nyquist, else 2/P).
+    Returns the rfft bin of every full-spectrum bin k + m P (k <= P/2),
+    whether it is mirrored (read as a conjugate), the phase e^{i pi n (K-1) / L}
+    shared by linear-phase filters (1 for others), and the weights of the
+    inverse real FFT's adjoint (1/P at DC and Nyquist, else 2/P).
     """
-    length = stride * size
-    full = torch.arange(size // 2 + 1, dtype=torch.int64)[:, None] + size * torch.arange(stride)[None, :]
-    mirrored = full > length // 2
-    bins = torch.where(mirrored, length - full, full)
+    bins, mirrored, _, shared = cpu._fold_tables(stride, size, kernel_size, symmetric, np.dtype(np.float64))
+    bins, mirrored = torch.from_numpy(bins.T.copy()), torch.from_numpy(mirrored.T.copy())
     if symmetric:
-        # The exponent reduced mod 2L in integers first keeps float64 exact.
-        angle = math.pi * ((full * (kernel_size - 1)) % (2 * length)).double() / length
-        phase = torch.polar(torch.ones_like(angle), angle)
+        phase = torch.from_numpy(shared.T.copy())
     else:
-        phase = torch.ones(full.shape, dtype=torch.complex128)
-    weights = torch.full((size // 2 + 1,), 2.0 / size, dtype=torch.float64)
-    weights[0] = 1.0 / size
-    if size % 2 == 0:
-        weights[-1] = 1.0 / size
+        phase = torch.ones(bins.shape, dtype=torch.complex128)
+    weights = torch.from_numpy(cpu.irfft_adjoint_weights(size, np.float64))
     return tuple(t.to(device) for t in (bins, mirrored, phase, weights))
 
 
