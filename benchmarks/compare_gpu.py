@@ -13,11 +13,12 @@ section) and excluded from every other figure. Sections:
 - ``modulation``: their modulation layer 80-20-128-160 on (64, 80, 7975)
   band envelopes, and ``tmnn``: Ma & Stern's 4 x 101-tap filters, 'same'
   padding, on (64, 96, 313), both against ``conv1d``;
-- ``jtfs``: ``modspec.nn.TimeFrequencyScattering`` on a CUDA tensor (the
-  functional jTFS has no GPU path yet) against kymatio's development
-  ``TimeFrequencyScattering`` torch frontend on CUDA (J=6, J_fr=2, Q=(8, 2),
-  (64, 16384)); kymatio's development branch is not released: point
-  ``KYMATIO_DEV`` at a checkout (the folder that holds ``kymatio/``).
+- ``jtfs``: ``modspec.features.jtfs`` on a CuPy array (numba.cuda kernels,
+  cuFFT, cuBLAS), and ``modspec.nn.TimeFrequencyScattering`` on a CUDA
+  tensor, against kymatio's development ``TimeFrequencyScattering`` torch
+  frontend on CUDA (J=6, J_fr=2, Q=(8, 2), (64, 16384)); kymatio's
+  development branch is not released: point ``KYMATIO_DEV`` at a checkout
+  (the folder that holds ``kymatio/``).
 
 Every callable runs once untimed (numba compilation, cuFFT plans, torch
 set-up), then all are timed interleaved round-robin, each call between two
@@ -331,49 +332,57 @@ def modulation_sections(device, batch, notes, *, rounds):
 
 
 def jtfs_section(device, batch, notes, *, rounds):
-    torch = device.torch
-    if torch is None:
-        return {"skipped": "torch with CUDA not available"}
     import modspec.features as mf
-    import modspec.nn as mn
 
+    cupy, torch = device.cupy, device.torch
     y = _signals((batch, JTFS_SAMPLES))
-    module = mn.TimeFrequencyScattering(shape=JTFS_SAMPLES, **JTFS_PARAMS).cuda()
-    y_t = torch.from_numpy(y).cuda()
-
-    def modspec_jtfs():
-        with torch.inference_mode():
-            return module(y_t)
-
-    funcs = {"modspec": ("torch", modspec_jtfs)}
-    kymatio_dev = os.environ.get(KYMATIO_DEV_ENV)
-    if kymatio_dev:
-        sys.path.insert(0, str(Path(kymatio_dev).resolve()))
-        kymatio = _optional("kymatio")
-        if kymatio is None or not kymatio.__version__.startswith("0.4"):
-            notes.append(f"jtfs: {KYMATIO_DEV_ENV}={kymatio_dev} holds no kymatio 0.4 development branch; skipped")
-        else:
-            from kymatio.scattering1d.frontend import torch_frontend
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                peer = torch_frontend.TimeFrequencyScatteringTorch(shape=JTFS_SAMPLES, format="time",
-                                                                   **JTFS_PARAMS).cuda()
-
-            def kymatio_jtfs():
-                with torch.inference_mode():
-                    return peer.scattering(y_t)
-
-            funcs["kymatio_torch"] = ("torch", kymatio_jtfs)
+    y_c = cupy.asarray(y)
+    funcs = {"modspec": ("cupy", lambda: mf.jtfs(y_c, format="time", **JTFS_PARAMS))}
+    if torch is None:
+        notes.append("jtfs: torch with CUDA not available; modspec.nn and kymatio skipped")
     else:
-        notes.append(f"jtfs: {KYMATIO_DEV_ENV} is unset, kymatio's development branch skipped")
-    # The CPU reference on a few signals: the features' jTFS has no GPU path (yet).
+        funcs.update(_jtfs_torch_peers(torch, y, notes))
     reference = mf.jtfs(y[:4], format="time", **JTFS_PARAMS)
     result = _section(device, funcs, None, rounds=rounds, audio_seconds=batch * JTFS_SAMPLES / SR)
     for name, entry in result["libraries"].items():
         out = funcs[name][1]()
         entry["parity"] = _parity(out[:4], reference)
     return result
+
+
+def _jtfs_torch_peers(torch, y, notes):
+    """modspec.nn's jTFS module and (where KYMATIO_DEV points at it) kymatio's, on CUDA tensors."""
+    import modspec.nn as mn
+
+    module = mn.TimeFrequencyScattering(shape=JTFS_SAMPLES, **JTFS_PARAMS).cuda()
+    y_t = torch.from_numpy(y).cuda()
+
+    def modspec_nn_jtfs():
+        with torch.inference_mode():
+            return module(y_t)
+
+    funcs = {"modspec_nn_torch": ("torch", modspec_nn_jtfs)}
+    kymatio_dev = os.environ.get(KYMATIO_DEV_ENV)
+    if not kymatio_dev:
+        notes.append(f"jtfs: {KYMATIO_DEV_ENV} is unset, kymatio's development branch skipped")
+        return funcs
+    sys.path.insert(0, str(Path(kymatio_dev).resolve()))
+    kymatio = _optional("kymatio")
+    if kymatio is None or not kymatio.__version__.startswith("0.4"):
+        notes.append(f"jtfs: {KYMATIO_DEV_ENV}={kymatio_dev} holds no kymatio 0.4 development branch; skipped")
+        return funcs
+    from kymatio.scattering1d.frontend import torch_frontend
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        peer = torch_frontend.TimeFrequencyScatteringTorch(shape=JTFS_SAMPLES, format="time", **JTFS_PARAMS).cuda()
+
+    def kymatio_jtfs():
+        with torch.inference_mode():
+            return peer.scattering(y_t)
+
+    funcs["kymatio_torch"] = ("torch", kymatio_jtfs)
+    return funcs
 
 
 def measure(*, batch=BATCH, rounds=DEFAULT_ROUNDS, sections=("transfer", "melspectrogram", "sinc", "modulation",

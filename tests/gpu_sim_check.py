@@ -93,7 +93,7 @@ def _make_cupy():
         return np.array(a, dtype=dtype).view(DeviceArray)
 
     cupy.asarray = asarray
-    cupy.fft = types.SimpleNamespace(rfft=_wrap(scipy.fft.rfft), ifft=_wrap(scipy.fft.ifft))
+    cupy.fft = types.SimpleNamespace(**{name: _wrap(getattr(scipy.fft, name)) for name in ("fft", "ifft", "rfft", "irfft")})
     cupy.cuda = types.SimpleNamespace(
         Device=_Device, get_current_stream=lambda: types.SimpleNamespace(ptr=0)
     )
@@ -228,17 +228,58 @@ def kernel_modulus_lowpass():
         cdtype = np.result_type(dtype, np.complex64)
         U = (noise((3, 32), dtype) + 1j * noise((3, 32), dtype, seed=1)).astype(cdtype)
         taps = np.abs(noise(9, dtype, seed=3))
+        # Rows land on scattered (signal, path) slots of a (2, 4, count) output.
+        b_idx = np.array([1, 0, 1], np.int64)
+        p_idx = np.array([3, 2, 0], np.int64)
         for right, step, first, count in ((4, 4, 0, 8), (6, 8, 1, 3), (0, 2, 2, 14)):
-            out = np.empty((3, count), dtype=dtype)
-            gpu.launch(gpu.kernels(dtype).modulus_lowpass, out.size, U, taps, right, step, first, out)
-            expected = np.empty((1, 3, count), dtype=dtype)
-            cpu_scattering._modulus_lowpass(U, taps, right, step, first, np.zeros(3, np.int64),
-                                            np.arange(3, dtype=np.int64), expected)
-            close(out, expected[0], dtype, f"modulus + low-pass {right, step, first}")
+            out = np.zeros((2, 4, count), dtype=dtype)
+            gpu.launch(gpu.kernels(dtype).modulus_lowpass, 3 * count, U, taps, right, step, first, b_idx, p_idx, out)
+            expected = np.zeros((2, 4, count), dtype=dtype)
+            cpu_scattering._modulus_lowpass(U, taps, right, step, first, b_idx, p_idx, expected)
+            close(out, expected, dtype, f"modulus + low-pass {right, step, first}")
             # The real-signal low-pass: the same sums of the (real) modulus.
-            low = np.empty_like(out)
+            low = np.empty((3, count), dtype=dtype)
             gpu.launch(gpu.kernels(dtype).lowpass, low.size, np.abs(U).astype(dtype), taps, right, step, first, low)
-            close(low, expected[0], dtype, "low-pass")
+            close(low, expected[b_idx, p_idx], dtype, "low-pass")
+
+
+def kernel_reflect_pad():
+    from modspec.kernels import cpu_scattering, gpu
+
+    for dtype in DTYPES:
+        x = noise((2, 5), dtype)
+        # Pads inside the signal, longer than it (repeated reflections), and none.
+        for pad_left, n_out in ((2, 9), (7, 30), (0, 5), (0, 12)):
+            out = np.empty((2, n_out), dtype=dtype)
+            gpu.launch(gpu.kernels(dtype).reflect_pad, out.size, x, pad_left, out)
+            expected = np.empty_like(out)
+            cpu_scattering._reflect_pad(x, pad_left, expected)
+            np.testing.assert_array_equal(out, expected)
+            np.testing.assert_array_equal(out, np.pad(x, ((0, 0), (pad_left, n_out - 5 - pad_left)), mode="reflect"))
+
+
+def kernel_fold():
+    from modspec.kernels import cpu_scattering, gpu
+
+    rng = np.random.default_rng(5)
+    for dtype in DTYPES:
+        cdtype = np.result_type(dtype, np.complex64)
+        for length in (24, 25):
+            Xh = (noise((2, length // 2 + 1), dtype) + 1j * noise((2, length // 2 + 1), dtype, seed=1)).astype(cdtype)
+            # Arcs across Nyquist, wrapping past the last bin, longer than the fold (aliases summed), one bin.
+            arcs = cpu_scattering._Arcs(
+                [(3, rng.standard_normal(8)), (length - 4, rng.standard_normal(9)), (10, rng.standard_normal(length)),
+                 (0, rng.standard_normal(1))], dtype,
+            )
+            src = np.array([0, 1, 1, 0, 1], np.int64)
+            fid = np.array([0, 1, 2, 3, 2], np.int64)
+            for M in (length, 8 if length % 8 == 0 else length):
+                Z = np.full((5, M), np.nan, dtype=cdtype)
+                gpu.launch(gpu.kernels(dtype).fold, Z.size, Xh, length, src, fid, arcs.starts, arcs.offsets,
+                           arcs.vals, Z)
+                expected = np.empty_like(Z)
+                cpu_scattering._fold(Xh, length, src, fid, arcs.starts, arcs.offsets, arcs.vals, expected)
+                close(Z, expected, dtype, f"fold length {length} to {M}")
 
 
 def kernel_compiled_once_per_dtype():
@@ -400,8 +441,62 @@ def feature_modulation_spectrum():
                         f"modulation spectrum of S {compression}")
 
 
+def feature_scattering():
+    import modspec.features as mf
+
+    for dtype in DTYPES:
+        y = _signal(dtype, (2, 1, 128))
+        for kwargs in (dict(J=3, Q=(2, 1)), dict(J=3, Q=2, T=4, max_order=1), dict(J=2, Q=(2, 2), oversampling=1)):
+            same_result(mf.scattering(_device(y), **kwargs), mf.scattering(y, **kwargs), f"scattering {kwargs}")
+
+
+def feature_scalogram():
+    import modspec.features as mf
+
+    for dtype in DTYPES:
+        y = _signal(dtype, (2, 96))
+        for hop_length in (1, 4):
+            got, freqs = mf.scalogram(_device(y), J=3, Q=2, hop_length=hop_length, sr=8000)
+            expected, expected_freqs = mf.scalogram(y, J=3, Q=2, hop_length=hop_length, sr=8000)
+            same_result(got, expected, f"scalogram hop {hop_length}")
+            np.testing.assert_array_equal(freqs, expected_freqs)
+
+
+def feature_jtfs():
+    import modspec.features as mf
+
+    for dtype in DTYPES:
+        y = _signal(dtype, (2, 128))
+        for kwargs in (dict(format="time"), dict(format="joint"), dict(format="time", F=1, compact=False)):
+            kwargs = dict(J=3, J_fr=1, Q=(2, 1)) | kwargs
+            same_result(mf.jtfs(_device(y), **kwargs), mf.jtfs(y, **kwargs), f"jtfs {kwargs}")
+        got, spin = mf.jtfs_tensor(_device(y), J=3, J_fr=1, Q=(2, 1), return_spin=True)
+        expected, expected_spin = mf.jtfs_tensor(y, J=3, J_fr=1, Q=(2, 1), return_spin=True)
+        same_result(got, expected, "jtfs_tensor")
+        if not isinstance(spin, DeviceArray) or not np.array_equal(spin, expected_spin):
+            raise AssertionError(f"jtfs_tensor spin {spin!r} != {expected_spin!r}")
+
+
+def feature_scattering_in_chunks():
+    """Row chunks smaller than a rate's rows (and a jTFS batch split across chunks) give the same numbers."""
+    import modspec.features as mf
+    from modspec.kernels import gpu_scattering
+
+    y = _signal(np.float64, (3, 128))
+    expected = (mf.scattering(y, J=3, Q=(2, 1)), mf.scalogram(y, J=3, Q=2)[0], mf.jtfs(y, J=3, J_fr=1, Q=(2, 1)))
+    saved = gpu_scattering.CHUNK_POINTS
+    gpu_scattering.CHUNK_POINTS = 300  # two or three rows of the finest rate per chunk
+    try:
+        got = (mf.scattering(_device(y), J=3, Q=(2, 1)), mf.scalogram(_device(y), J=3, Q=2)[0],
+               mf.jtfs(_device(y), J=3, J_fr=1, Q=(2, 1)))
+    finally:
+        gpu_scattering.CHUNK_POINTS = saved
+    for name, a, b in zip(("scattering", "scalogram", "jtfs"), got, expected):
+        same_result(a, b, f"{name} in chunks")
+
+
 def feature_errors():
-    """Bad input is refused on the GPU path with the CPU path's messages; scattering says it has no GPU path."""
+    """Bad input is refused on the GPU path with the CPU path's messages; device filter designs have no GPU path."""
     import modspec.features as mf
     from modspec import _backend
     from modspec.errors import ParameterError
@@ -423,14 +518,19 @@ def feature_errors():
     raises(ParameterError, "n_fft=0", mf.spectrogram, y, n_fft=0)
     raises(ParameterError, "rectify", mf.sinc_filterbank, y, 8000, rectify="cube")
     raises(ParameterError, "frame_rate=None", mf.modulation_filterbank, _device(np.ones((3, 20), np.float32)))
-    for name in ("scattering", "scalogram", "jtfs", "jtfs_tensor"):
-        kwargs = dict(J=3) if name in ("scattering", "scalogram") else dict(J=3, J_fr=1, Q=(2, 1))
-        raises(_backend.NoGPUPathError, f"modspec.features.{name} has no GPU path yet", getattr(mf, name), y, **kwargs)
+    raises(_backend.NoGPUPathError, "a CuPy window array has no GPU path yet", mf.stft, y, n_fft=8,
+           window=_device(np.hanning(8)))
+    raises(_backend.NoGPUPathError, "CuPy cut-offs has no GPU path yet", mf.sinc_filterbank, y, 8000, n_filters=2,
+           kernel_size=31, low_hz=_device(np.array([100.0, 300.0])), high_hz=np.array([200.0, 900.0]))
+    raises(ParameterError, "non-finite", mf.scattering, bad, J=3)
+    raises(ParameterError, "J=9", mf.jtfs, y, J=9, J_fr=1, Q=2)
     # The memory check runs before anything is allocated.
     FREE_BYTES[0] = 100
     try:
         raises(ParameterError, "GiB of GPU memory", mf.melspectrogram, y, sr=8000, n_fft=64)
         raises(ParameterError, "split the batch", mf.sinc_filterbank, y, 8000, n_filters=4, kernel_size=31)
+        raises(ParameterError, "scattering of a batch of 2", mf.scattering, y, J=3)
+        raises(ParameterError, "jtfs of a batch of 2", mf.jtfs, y, J=3, J_fr=1, Q=(2, 1))
     finally:
         FREE_BYTES[0] = 4 << 30
 

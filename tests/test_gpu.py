@@ -95,6 +95,13 @@ FEATURES = {
     ),
     "instance_normalize": (lambda r, a: _envelopes(r, (2, 80, 5, 50)), lambda S: mf.instance_normalize(S)),
     "modulation_spectrum": (lambda r, a: a, lambda x: mf.modulation_spectrum(x, sr=SR)[0]),
+    "scattering": (lambda r, a: a, lambda x: mf.scattering(x, J=8, Q=8)),
+    "scattering_order1_oversampled": (lambda r, a: a, lambda x: mf.scattering(x, J=6, Q=(4, 2), max_order=1,
+                                                                             oversampling=1)),
+    "scalogram": (lambda r, a: a, lambda x: mf.scalogram(x, J=8, Q=8, hop_length=32)[0]),
+    "jtfs": (lambda r, a: a, lambda x: mf.jtfs(x, J=6, J_fr=2, Q=(8, 2))),
+    "jtfs_joint": (lambda r, a: a, lambda x: mf.jtfs(x, J=6, J_fr=2, Q=(8, 2), format="joint")),
+    "jtfs_tensor": (lambda r, a: a, lambda x: mf.jtfs_tensor(x, J=6, J_fr=2, Q=(8, 2))),
 }
 
 
@@ -128,12 +135,12 @@ def test_results_stay_on_the_input_device(cp, audio):
     assert out.device.id == device
 
 
-@pytest.mark.parametrize("name", ["scattering", "scalogram", "jtfs", "jtfs_tensor"])
-def test_no_gpu_path_raises(cp, name):
-    y = cp.zeros((1, 4096), dtype=cp.float32)
-    kwargs = dict(J=4) if name in ("scattering", "scalogram") else dict(J=4, J_fr=1, Q=(2, 1))
-    with pytest.raises(_backend.NoGPUPathError, match=f"{name} has no GPU path yet"):
-        getattr(mf, name)(y, **kwargs)
+def test_device_arrays_without_a_gpu_path_raise(cp, audio):
+    y = cp.asarray(audio[0].astype(np.float32))
+    with pytest.raises(_backend.NoGPUPathError, match="a CuPy window array has no GPU path yet"):
+        mf.stft(y, n_fft=512, window=cp.hanning(512).astype(cp.float32))
+    with pytest.raises(_backend.NoGPUPathError, match="CuPy cut-offs has no GPU path yet"):
+        mf.sinc_filterbank(y, SR, n_filters=2, low_hz=cp.asarray([100.0, 300.0]), high_hz=np.array([200.0, 900.0]))
 
 
 def test_bad_input_on_gpu(cp):
@@ -151,6 +158,17 @@ def test_batch_too_large_raises_before_allocating(cp):
     used = cp.get_default_memory_pool().used_bytes()
     with pytest.raises(ParameterError, match=r"GiB of GPU memory.*split the batch into chunks of at most \d+"):
         mf.spectrogram(y, n_fft=4096, hop_length=64)
+    assert cp.get_default_memory_pool().used_bytes() - used < 1 << 30
+
+
+@pytest.mark.parametrize("name", ["scattering", "jtfs"])
+def test_scattering_batch_too_large_raises_before_allocating(cp, name):
+    # A broadcast view of a million signals: ~100 GB of padded signals and spectra, never materialised.
+    y = cp.broadcast_to(cp.zeros(4096, dtype=cp.float32), (1_000_000, 4096))
+    kwargs = dict(J=6, Q=8) if name == "scattering" else dict(J=6, J_fr=2, Q=(8, 2))
+    used = cp.get_default_memory_pool().used_bytes()
+    with pytest.raises(ParameterError, match=rf"{name} of a batch of 1000000 needs .* split the batch"):
+        getattr(mf, name)(y, **kwargs)
     assert cp.get_default_memory_pool().used_bytes() - used < 1 << 30
 
 

@@ -6,7 +6,8 @@ the TMNN / Choi et al. mel front end (n_fft 512, hop 256, 96 mels); Vahidi et
 al.'s sinc layer 1-80-256-10 and modulation layer 80-20-128-160; Ma & Stern's
 4 x 101-tap modulation filters ('same') on 96 bands at 62.5 frames/s; the
 jTFS of ``benchmarks/benchmarks/scattering.py`` (J=6, J_fr=2, Q=(8, 2)) on
-(64, 16384) through ``modspec.nn.TimeFrequencyScattering`` on CUDA.
+(64, 16384), on CuPy arrays and through ``modspec.nn.TimeFrequencyScattering``
+on CUDA, and the time scattering (J=6, Q=(8, 2)) on CuPy arrays.
 
 Every timed call ends with a device synchronisation. ``setup`` runs each call
 once (numba compilation, cuFFT plans). ``track_peak_bytes_*`` record the
@@ -222,8 +223,43 @@ class TorchConvCUDA:
         self._conv(self.S_tmnn, self.w_tmnn, 1, (TMNN_LAYER["kernel_size"] - 1) // 2)
 
 
+class JTFSGPU:
+    """modspec.features.jtfs and scattering on CuPy arrays (numba.cuda kernels, cuFFT, cuBLAS)."""
+
+    def setup(self):
+        self.cupy = _require_gpu()
+        require(features, "jtfs")
+        self.y = self.cupy.asarray(_noise(JTFS_SHAPE))
+        self.time_jtfs()
+        self.time_scattering()
+
+    def _jtfs(self):
+        return features.jtfs(self.y, **JTFS_PARAMS)
+
+    def _scattering(self):
+        return features.scattering(self.y, J=JTFS_PARAMS["J"], Q=JTFS_PARAMS["Q"])
+
+    def time_jtfs(self):
+        self._jtfs()
+        _sync(self.cupy)
+
+    def time_scattering(self):
+        self._scattering()
+        _sync(self.cupy)
+
+    def track_peak_bytes_jtfs(self):
+        return _pool_peak(self.cupy, self._jtfs)
+
+    track_peak_bytes_jtfs.unit = "bytes"
+
+    def track_peak_bytes_scattering(self):
+        return _pool_peak(self.cupy, self._scattering)
+
+    track_peak_bytes_scattering.unit = "bytes"
+
+
 class JTFSCUDA:
-    """modspec.nn.TimeFrequencyScattering on a CUDA tensor (the functional jTFS has no GPU path yet)."""
+    """modspec.nn.TimeFrequencyScattering on a CUDA tensor (the differentiable module)."""
 
     def setup(self):
         self.torch = torch = _require_torch_cuda()

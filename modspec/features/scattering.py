@@ -25,7 +25,6 @@ import scipy.fft
 
 from modspec import _backend, filters
 from modspec.errors import ParameterError, check_audio, check_sample_rate
-from modspec.features.spectral import _flatten_batch
 from modspec.kernels import cpu_jtfs, cpu_scattering
 
 __all__ = ["jtfs", "jtfs_meta", "jtfs_tensor", "scalogram", "scattering", "scattering_meta"]
@@ -174,6 +173,25 @@ def _scalogram_geometry(n_samples, J, Q1, k, dtype):
     return n_samples, n_padded, pad_left
 
 
+def _rows(y):
+    """``y`` (..., n_samples) as rows (n_batch, n_samples), and the leading shape.
+
+    NumPy rows are made contiguous here; the GPU pipelines do it themselves
+    after checking that the batch fits in device memory.
+    """
+    rows = y.reshape((-1, y.shape[-1]))
+    return (rows if _backend.is_cupy(y) else np.ascontiguousarray(rows)), y.shape[:-1]
+
+
+def _pipelines(y):
+    """The module that runs the transforms on ``y``'s device: cpu_scattering, or the GPU pipelines."""
+    if _backend.is_cupy(y):
+        from modspec.kernels import gpu_scattering
+
+        return gpu_scattering
+    return cpu_scattering
+
+
 def _warn_support(fits, n_samples, T):
     if not fits:
         warnings.warn(
@@ -249,6 +267,10 @@ def scattering(y, *, J, Q=1, T=None, max_order=2, oversampling=0):
     to rounding). Runs on all cores. Filters are designed once per (length,
     J, Q, T) and cached; numba compiles the kernels on the first call.
 
+    On a CuPy array the same plan runs on the array's GPU
+    (:mod:`modspec.kernels.gpu_scattering`: numba.cuda kernels and cuFFT)
+    and the result is a CuPy array.
+
     Examples
     --------
     >>> import numpy as np
@@ -258,8 +280,6 @@ def scattering(y, *, J, Q=1, T=None, max_order=2, oversampling=0):
     >>> S.shape, S.dtype
     ((2, 126, 64), dtype('float32'))
     """
-    if _backend.is_cupy(y):
-        raise _backend.no_gpu_path("modspec.features.scattering", hint="use modspec.nn.Scattering1D on a CUDA tensor")
     check_audio(y)
     n_samples = y.shape[-1]
     J, Q, T = _check_scales(n_samples, J, Q, T)
@@ -269,8 +289,8 @@ def scattering(y, *, J, Q=1, T=None, max_order=2, oversampling=0):
     key, fits = _scattering_geometry(n_samples, J, Q, T, max_order, y.dtype)
     _warn_support(fits, n_samples, T)
     plan = cpu_scattering.scattering_plan(key, J, Q, T, max_order, oversampling, y.dtype)
-    y2, lead = _flatten_batch(y, 1)
-    out = cpu_scattering.scattering(y2, plan)
+    y2, lead = _rows(y)
+    out = _pipelines(y).scattering(y2, plan)
     return out.reshape(lead + out.shape[1:])
 
 
@@ -387,6 +407,8 @@ def scalogram(y, *, J, Q=1, hop_length=1, sr=None):
     exceeds the frame rate's Nyquist frequency is still sampled exactly
     (the modulus at those instants), but its frames alias any faster
     envelope; use ``hop_length=1`` for a faithful picture of fast transients.
+    On a CuPy array it runs on the array's GPU and returns a CuPy array
+    (``freqs`` stays NumPy).
 
     Examples
     --------
@@ -398,8 +420,6 @@ def scalogram(y, *, J, Q=1, hop_length=1, sr=None):
     >>> S.shape, round(float(freqs[S[:, 64].argmax()]))  # the wavelet nearest 1 kHz
     ((54, 128), 1036)
     """
-    if _backend.is_cupy(y):
-        raise _backend.no_gpu_path("modspec.features.scalogram", hint="use modspec.nn.Scattering1D on a CUDA tensor")
     check_audio(y)
     n_samples = y.shape[-1]
     J, Q, _ = _check_scales(n_samples, J, Q, None)
@@ -407,8 +427,8 @@ def scalogram(y, *, J, Q=1, hop_length=1, sr=None):
     sr = check_sample_rate("sr", sr, allow_none=True)
     key = _scalogram_geometry(n_samples, J, Q[0], k, y.dtype)
     plan = cpu_scattering.scalogram_plan(key, J, (Q[0], 1), None, k, y.dtype)
-    y2, lead = _flatten_batch(y, 1)
-    out = cpu_scattering.scalogram(y2, plan)
+    y2, lead = _rows(y)
+    out = _pipelines(y).scalogram(y2, plan)
     freqs = filters.wavelet_geometry(J, Q[0]).xi.copy()
     if sr is not None:
         freqs *= sr
@@ -568,7 +588,9 @@ def jtfs(y, *, J, J_fr, Q, Q_fr=1, T=None, F=None, format="time", compact=True):
     wavelet, subsampling, inverse FFT) is a fixed complex matrix; all the
     filters' matrices are stacked so that each second-order block is one
     BLAS product. First-order moduli are computed once, at their alias-free
-    rate, and feed every second-order wavelet.
+    rate, and feed every second-order wavelet. On a CuPy array the same plan
+    runs on the array's GPU (cuFFT, cuBLAS and the numba.cuda kernels of
+    :mod:`modspec.kernels.gpu_scattering`) and the result is a CuPy array.
 
     Examples
     --------
@@ -580,22 +602,19 @@ def jtfs(y, *, J, J_fr, Q, Q_fr=1, T=None, F=None, format="time", compact=True):
     >>> S.shape, len(meta['key']), meta['key'][1], sorted(set(meta['spin'][meta['order'] == 2].tolist()))
     ((447, 64), 447, (0, 0), [-1.0, 0.0, 1.0])
     """
-    if _backend.is_cupy(y):
-        raise _backend.no_gpu_path(
-            "modspec.features.jtfs", hint="use modspec.nn.TimeFrequencyScattering on a CUDA tensor"
-        )
     check_audio(y)
+    xp = _backend.get_array_module(y)
     n_samples = y.shape[-1]
     J, Q, T, J_fr, Q_fr, F, n_fr_padded = _check_jtfs(n_samples, J, Q, T, J_fr, Q_fr, F, format)
     key, fits = _scattering_geometry(n_samples, J, Q, T, 2, y.dtype, bool(compact))
     _warn_support(fits, n_samples, T)
     plan = cpu_jtfs.jtfs_plan(key, J, Q, T, J_fr, Q_fr, F, n_fr_padded, format, y.dtype)
-    y2, lead = _flatten_batch(y, 1)
-    S0, paths = cpu_jtfs.jtfs(np.ascontiguousarray(y2), plan)
+    y2, lead = _rows(y)
+    S0, paths = (cpu_jtfs if xp is np else _pipelines(y)).jtfs(y2, plan)
     if format == "joint":
-        out = np.stack([coef for *_, coef in paths], axis=1)
+        out = xp.stack([coef for *_, coef in paths], axis=1)
     else:
-        out = np.concatenate([S0[:, None]] + [coef for *_, coef in paths], axis=1)
+        out = xp.concatenate([S0[:, None]] + [coef for *_, coef in paths], axis=1)
     return out.reshape(lead + out.shape[1:])
 
 
@@ -689,6 +708,7 @@ def jtfs_tensor(y, *, J, J_fr, Q, Q_fr=1, T=None, F=None, eps=1e-10, return_spin
     Parameters
     ----------
     y : np.ndarray, shape (..., n_samples), float32 or float64
+        Signals (a CuPy array: computed on its GPU, CuPy results).
     J, J_fr, Q, Q_fr, T, F, compact
         As :func:`jtfs`.
     eps : float >= 0
@@ -720,8 +740,6 @@ def jtfs_tensor(y, *, J, J_fr, Q, Q_fr=1, T=None, F=None, eps=1e-10, return_spin
     >>> X.shape, int(spin)
     ((128, 9, 3), 1)
     """
-    if _backend.is_cupy(y):
-        raise _backend.no_gpu_path("modspec.features.jtfs_tensor", hint="use modspec.nn.JTFSTensor on a CUDA tensor")
     eps = float(eps)
     if not eps >= 0:
         raise ParameterError(f"eps={eps!r} must be >= 0")
@@ -730,7 +748,8 @@ def jtfs_tensor(y, *, J, J_fr, Q, Q_fr=1, T=None, F=None, eps=1e-10, return_spin
     order, spin_of, n = meta["order"], meta["spin"], meta["n"]
     first = np.flatnonzero((order == 1) & (spin_of == 0))
     first_n1 = n[first, 0]
-    S1 = S[..., first, :]
+    xp = _backend.get_array_module(S)
+    S1 = S[..., xp.asarray(first), :]
     S1 = S1 + eps * S1.max(axis=(-2, -1), keepdims=True)
     n2_values = sorted(set(n[order == 2, 1].astype(int).tolist()))
     n_fr_pos = sorted(set(meta["n_fr"][(order == 2) & (spin_of == 1)].astype(int).tolist()))
@@ -738,20 +757,20 @@ def jtfs_tensor(y, *, J, J_fr, Q, Q_fr=1, T=None, F=None, eps=1e-10, return_spin
     lead, n_frames = S.shape[:-2], S.shape[-1]
     tensors, energies = [], []
     for n_frs in (n_fr_pos, n_fr_neg):
-        tensor = np.zeros(lead + (n_frames, len(n2_values), len(n_frs)), dtype=S.dtype)
-        energy = np.zeros(lead, dtype=np.float64)
+        tensor = xp.zeros(lead + (n_frames, len(n2_values), len(n_frs)), dtype=S.dtype)
+        energy = xp.zeros(lead, dtype=xp.float64)
         for a, n2 in enumerate(n2_values):
             for b, n_fr in enumerate(n_frs):
                 rows = np.flatnonzero((order == 2) & (n[:, 1] == n2) & (meta["n_fr"] == n_fr))
                 # The first-order row of the same n1 (the nearest on its grid when the strides differ).
                 nearest = np.abs(first_n1[None, :] - n[rows, 0][:, None]).argmin(axis=1)
-                S2 = S[..., rows, :]
-                energy += (S2.astype(np.float64) ** 2).sum(axis=(-2, -1))
-                tensor[..., :, a, b] = (S2 / S1[..., nearest, :]).mean(axis=-2)
+                S2 = S[..., xp.asarray(rows), :]
+                energy += (S2.astype(xp.float64) ** 2).sum(axis=(-2, -1))
+                tensor[..., :, a, b] = (S2 / S1[..., xp.asarray(nearest), :]).mean(axis=-2)
         tensors.append(tensor)
         energies.append(energy)
     up = energies[0] >= energies[1]
-    out = np.where(up[..., None, None, None], tensors[0], tensors[1])
+    out = xp.where(up[..., None, None, None], tensors[0], tensors[1])
     if return_spin:
-        return out, np.where(up, 1, -1).astype(np.int8)
+        return out, xp.where(up, 1, -1).astype(xp.int8)
     return out

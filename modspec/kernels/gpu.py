@@ -24,8 +24,11 @@ numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) against the CPU kernels.
 - ``correlate``: strided, zero-padded FIR correlation of every row with every
   filter (the sinc filterbank, and the modulation filterbank shared across
   bands), rectification fused;
-- ``modulus``, ``modulus_lowpass``, ``lowpass``: the scattering's modulus and
-  its decimating low-pass (only the kept samples are computed).
+- ``reflect_pad``, ``fold``, ``modulus``, ``modulus_lowpass``, ``lowpass``:
+  the scattering's padding, its band-limited filtering folded to the
+  wavelet's rate (see :mod:`modspec.kernels.cpu_scattering`), the modulus
+  and its decimating low-pass (only the kept samples are computed); the
+  pipelines that use them are in :mod:`modspec.kernels.gpu_scattering`.
 
 Importing this module imports neither CuPy nor numba.cuda: the kernels are
 built on first use by :func:`kernels` once per dtype, and numba compiles each
@@ -95,8 +98,9 @@ def kernels(dtype):
     -------
     types.SimpleNamespace
         The dispatchers ``frame``, ``power``, ``project``, ``correlate``,
-        ``modulus``, ``modulus_lowpass`` and ``lowpass``; numba compiles each
-        on its first launch per device and argument types.
+        ``reflect_pad``, ``fold``, ``modulus``, ``modulus_lowpass`` and
+        ``lowpass``; numba compiles each on its first launch per device and
+        argument types.
     """
     return _build_kernels(np.dtype(dtype).name)
 
@@ -107,6 +111,7 @@ def _build_kernels(dtype_name):
     from numba import cuda
 
     zero = np.dtype(dtype_name).type(0)
+    czero = np.result_type(np.dtype(dtype_name), np.complex64).type(0)
 
     @cuda.jit
     def frame(y, window, hop, pad, reflect, frames):  # pragma: no cover
@@ -191,6 +196,58 @@ def _build_kernels(dtype_name):
         out[r, f, t] = acc
 
     @cuda.jit
+    def reflect_pad(x, pad_left, out):  # pragma: no cover
+        """out[b, i] = x[b, i - pad_left], mirrored at both ends without repeating the edge (np.pad 'reflect')."""
+        i = cuda.grid(1)
+        n_batch, n_out = out.shape
+        if i >= n_batch * n_out:
+            return
+        b = i // n_out
+        n = x.shape[1]
+        k = i % n_out - pad_left
+        if k < 0 or k >= n:
+            # Repeated reflections (pads longer than the signal) are one reflection of period 2 n - 2.
+            period = 2 * n - 2
+            k %= period
+            if k >= n:
+                k = period - k
+        out[b, i % n_out] = x[b, k]
+
+    @cuda.jit
+    def fold(Xh, length, src, fid, starts, offsets, vals, Z):  # pragma: no cover
+        """Z[r, m] = sum of X_src[r][k] * value over the bins k of filter fid[r]'s arc with k = m (mod M).
+
+        ``Xh[s]`` is the half spectrum (rfft) of a real signal of ``length``
+        samples (bins above ``length / 2`` are conjugates of their mirrors);
+        arc f covers bins ``(starts[f] + q) mod length`` for
+        ``q < offsets[f + 1] - offsets[f]``. Folding to ``M = Z.shape[1]``
+        bins subsamples the product in time; each thread sums its bin's
+        aliases in the CPU kernel's order.
+        """
+        i = cuda.grid(1)
+        n_rows, M = Z.shape
+        if i >= n_rows * M:
+            return
+        r = i // M
+        m = i % M
+        f = fid[r]
+        s = src[r]
+        start = starts[f]
+        offset = offsets[f]
+        n_arc = offsets[f + 1] - offset
+        half = length // 2
+        acc = czero
+        q = (m - start) % M
+        while q < n_arc:
+            k = (start + q) % length
+            if k <= half:
+                acc += Xh[s, k] * vals[offset + q]
+            else:
+                acc += Xh[s, length - k].conjugate() * vals[offset + q]
+            q += M
+        Z[r, m] = acc
+
+    @cuda.jit
     def modulus(U, A):  # pragma: no cover
         """A[r, n] = |U[r, n]|."""
         i = cuda.grid(1)
@@ -201,15 +258,16 @@ def _build_kernels(dtype_name):
         A[i // n, i % n] = math.sqrt(z.real * z.real + z.imag * z.imag)
 
     @cuda.jit
-    def modulus_lowpass(U, taps, right, step, first, out):  # pragma: no cover
-        """out[r, m] = sum_q taps[q] |U[r, (c - right + q) mod M]|, c = (first + m) * step.
+    def modulus_lowpass(U, taps, right, step, first, b_idx, p_idx, out):  # pragma: no cover
+        """out[b_idx[r], p_idx[r], m] = sum_q taps[q] |U[r, (c - right + q) mod M]|, c = (first + m) * step.
 
         ``taps[q] = phi[right - q]``: the decimating low-pass of the circular
-        modulus, computed at the kept samples only (as the CPU kernel).
+        modulus, computed at the kept samples only, written to the path
+        ``p_idx[r]`` of signal ``b_idx[r]`` (as the CPU kernel).
         """
         i = cuda.grid(1)
-        n_rows, count = out.shape
-        if i >= n_rows * count:
+        count = out.shape[2]
+        if i >= U.shape[0] * count:
             return
         r = i // count
         m = i % count
@@ -219,7 +277,7 @@ def _build_kernels(dtype_name):
         for q in range(taps.shape[0]):
             z = U[r, (base + q) % M]
             acc += taps[q] * math.sqrt(z.real * z.real + z.imag * z.imag)
-        out[r, m] = acc
+        out[b_idx[r], p_idx[r], m] = acc
 
     @cuda.jit
     def lowpass(x, taps, right, step, first, out):  # pragma: no cover
@@ -239,7 +297,7 @@ def _build_kernels(dtype_name):
 
     return types.SimpleNamespace(
         frame=frame, power=power, project=project, correlate=correlate, modulus=modulus,
-        modulus_lowpass=modulus_lowpass, lowpass=lowpass,
+        modulus_lowpass=modulus_lowpass, lowpass=lowpass, reflect_pad=reflect_pad, fold=fold,
     )
 
 
