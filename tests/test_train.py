@@ -223,3 +223,24 @@ def test_ddp_two_cpu_processes_end_with_identical_weights(tmp_path):
     assert any(not torch.equal(w0[name], initial[name]) for name in w0)  # it did train
     rows = (tmp_path / "log.jsonl").read_text().splitlines()
     assert len(rows) == 2  # rank 0 alone writes
+
+
+def test_device_resolution_without_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert trainer_module._resolve_device(None, 0) == torch.device("cpu")
+    assert trainer_module._resolve_device("cpu", 0) == torch.device("cpu")
+    with pytest.raises(ParameterError, match="device='cuda', but CUDA is not available here"):
+        trainer_module._resolve_device("cuda", 0)
+    with pytest.raises(ParameterError, match="device='gpu0' is not a device torch knows"):
+        trainer_module._resolve_device("gpu0", 0)
+
+
+def test_bare_cuda_is_the_local_ranks_gpu(monkeypatch):
+    # torch.cuda.set_device refuses a CUDA device without an index: a bare 'cuda' must get one.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert trainer_module._resolve_device("cuda", 0) == torch.device("cuda", 0)
+    assert trainer_module._resolve_device(None, 1) == torch.device("cuda", 1)
+    assert trainer_module._resolve_device("cuda:1", 0) == torch.device("cuda", 1)
+    with pytest.raises(ParameterError, match="resolves to cuda:2, but this machine has 2 CUDA device"):
+        trainer_module._resolve_device("cuda", 2)

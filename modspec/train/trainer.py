@@ -49,7 +49,9 @@ class TrainConfig:
     amp : bool
         Mixed precision (float16 autocast + gradient scaling) on CUDA; ignored on the CPU.
     device : str or None
-        None: ``cuda:LOCAL_RANK`` when CUDA is available, else ``cpu``.
+        'cpu', 'cuda' or 'cuda:N'; a bare 'cuda' (and None, when CUDA is
+        available) is ``cuda:LOCAL_RANK`` (``cuda:0`` outside torchrun);
+        None without CUDA is ``cpu``.
     steps_per_epoch : int or None
         Stop an epoch after this many batches (small budgets, smoke runs).
     valid_steps : int or None
@@ -96,15 +98,42 @@ def _loss_function(kind):
     return lambda logits, target: F.mse_loss(torch.sigmoid(logits), target)
 
 
+def _resolve_device(device, local_rank):
+    """The torch.device to train on: ``device`` (None: CUDA if available), a bare 'cuda' as ``cuda:LOCAL_RANK``.
+
+    Raises
+    ------
+    ParameterError
+        A device string torch does not know, or a CUDA device where CUDA is
+        not available or has no such index.
+    """
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ParameterError(f"device={device!r} is not a device torch knows: use 'cpu', 'cuda' or 'cuda:N'") from err
+    if resolved.type != "cuda":
+        return resolved
+    if not torch.cuda.is_available():
+        raise ParameterError(f"device={device!r}, but CUDA is not available here: use device='cpu'")
+    if resolved.index is None:
+        # One process per GPU under torchrun: the bare 'cuda' of each is its own local rank's.
+        resolved = torch.device("cuda", local_rank)
+    if resolved.index >= torch.cuda.device_count():
+        raise ParameterError(
+            f"device={device!r} resolves to {resolved}, but this machine has {torch.cuda.device_count()} CUDA device(s)"
+        )
+    return resolved
+
+
 class _Context:
     """Where this process runs: rank and world size under torchrun (1 process otherwise), and the device."""
 
     def __init__(self, device):
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        if device is None:
-            device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
-        self.device = torch.device(device)
+        self.device = _resolve_device(device, local_rank)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
         if self.world > 1 and not dist.is_initialized():
