@@ -107,3 +107,24 @@ def test_predict_uses_the_loss_activation():
     probs = model.predict(x)
     torch.testing.assert_close(probs.sum(-1), torch.ones(3))
     torch.testing.assert_close(_toy(loss="bce").predict(x), torch.sigmoid(_toy(loss="bce")(x)))
+
+
+#: Smaller front ends where the paper's take long on the CPU (the code path is the same).
+SMALL_OPTIONS = {"jtfs_packnet": {"n_samples": 4096, "J": 6, "Q": (8, 2)}}
+
+
+@pytest.mark.parametrize("name", mm.available())
+def test_mixed_precision_leaves_the_front_end_at_full_precision(name):
+    """Under autocast (AMP training) the back end may run in float16, the front end not: same features, gradients."""
+    torch.manual_seed(0)
+    model = mm.build(name, **SMALL_OPTIONS.get(name, {}))
+    x = 0.1 * torch.randn(2, model.n_samples)  # two clips: the back ends' batch norms need more than one
+    features = []
+    model.frontend.register_forward_hook(lambda module, args, out: features.append(out))
+    with torch.autocast("cpu", dtype=torch.float16):
+        logits = model(x)
+    assert features[0].dtype == torch.float32
+    torch.testing.assert_close(features[0], model.frontend(x), rtol=1e-6, atol=0)
+    logits.float().sum().backward()
+    grads = [p.grad for p in model.frontend.parameters() if p.requires_grad]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)

@@ -48,7 +48,9 @@ class TaggingModel(nn.Module):
     Notes
     -----
     ``forward`` returns logits; :meth:`predict` applies the activation of the
-    loss (sigmoid or softmax). :meth:`predict_clip` slides the training window
+    loss (sigmoid or softmax). Under ``torch.autocast`` (mixed-precision
+    training) only the back end runs in reduced precision: the front end
+    computes at the waveform's precision. :meth:`predict_clip` slides the training window
     over whole clips and averages the window predictions, as Dieleman &
     Schrauwen (2014) and the papers after them evaluate.
     """
@@ -69,7 +71,12 @@ class TaggingModel(nn.Module):
         check_tensor("waveform", waveform, min_ndim=2, layout="(batch, n_samples)")
         if waveform.ndim != 2:
             raise ParameterError(f"waveform must have shape (batch, n_samples), got {tuple(waveform.shape)}")
-        return self.backend(self.frontend(waveform))
+        # Mixed precision (autocast) is for the back end: the front end runs at the waveform's
+        # precision, since its FFTs, logarithms and dB scales need it (cuFFT's float16 takes powers
+        # of two only, and the learnable filter designs are float32 parameters).
+        with torch.autocast(waveform.device.type, enabled=False):
+            features = self.frontend(waveform)
+        return self.backend(features)
 
     def predict(self, waveform):
         """Class probabilities (B, n_classes): the loss's activation of :meth:`forward`."""
