@@ -90,21 +90,24 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results_frontends.json"
 LAYERS = ("sinc", "modulation", "tmnn")
 
 
-def _sinc_layer(torch, y, layer=SINC_LAYER):
-    """modspec and plain-torch callables of the sinc convolution on ``y`` (batch, n_samples)."""
+def _sinc_layer(torch, y, layer=SINC_LAYER, device="cpu"):
+    """modspec and plain-torch callables of the sinc convolution on ``y`` (batch, n_samples).
+
+    The train steps run on ``device``; modspec's forward is the NumPy feature (CPU).
+    """
     import modspec.nn as mn
     from modspec import features, filters
     from modspec.nn.learnable import sinc_filters
 
     bank = filters.sinc_bandpass(layer["n_filters"], layer["kernel_size"], sr=SR, dtype=np.float32)
-    weight = torch.from_numpy(np.array(bank.filters))[:, None]
-    x = torch.from_numpy(y)[:, None]
+    weight = torch.from_numpy(np.array(bank.filters))[:, None].to(device)
+    x = torch.from_numpy(y)[:, None].to(device)
     stride = layer["stride"]
-    module = mn.SincConv(layer["n_filters"], layer["kernel_size"], stride, sr=SR)
-    low = torch.nn.Parameter(torch.tensor(bank.low_hz, dtype=torch.float32))
-    high = torch.nn.Parameter(torch.tensor(bank.high_hz, dtype=torch.float32))
-    window = torch.hamming_window(layer["kernel_size"], periodic=False)
-    y_tensor = torch.from_numpy(y)
+    module = mn.SincConv(layer["n_filters"], layer["kernel_size"], stride, sr=SR).to(device)
+    low = torch.nn.Parameter(torch.tensor(bank.low_hz, dtype=torch.float32, device=device))
+    high = torch.nn.Parameter(torch.tensor(bank.high_hz, dtype=torch.float32, device=device))
+    window = torch.hamming_window(layer["kernel_size"], periodic=False, device=device)
+    y_tensor = torch.from_numpy(y).to(device)
 
     def torch_train(_):
         out = torch.nn.functional.conv1d(x, sinc_filters(low, high, window, SR)[:, None], stride=stride)
@@ -120,26 +123,29 @@ def _sinc_layer(torch, y, layer=SINC_LAYER):
     return forward, {"modspec": modspec_train, "torch": torch_train}
 
 
-def _modulation_layer(torch, S, layer, padding):
-    """modspec and plain-torch callables of a sinc modulation bank shared across bands, on S (batch, bands, frames)."""
+def _modulation_layer(torch, S, layer, padding, device="cpu"):
+    """modspec and plain-torch callables of a sinc modulation bank shared across bands, on S (batch, bands, frames).
+
+    The train steps run on ``device``; modspec's forward is the NumPy feature (CPU).
+    """
     import modspec.nn as mn
     from modspec import features, filters
     from modspec.nn.learnable import sinc_filters
 
     n_filters, kernel_size, stride, rate = layer["n_filters"], layer["kernel_size"], layer["stride"], layer["frame_rate"]
     bank = filters.modulation_sinc(n_filters, kernel_size, frame_rate=rate, dtype=np.float32)
-    weight = torch.from_numpy(np.array(bank.filters))[:, None]
+    weight = torch.from_numpy(np.array(bank.filters))[:, None].to(device)
     pad = (kernel_size - 1) // 2 if padding == "same" else 0
     batch, n_bands, n_frames = S.shape
-    rows = torch.from_numpy(S).reshape(-1, 1, n_frames)
+    rows = torch.from_numpy(S).reshape(-1, 1, n_frames).to(device)
     if padding == "same":  # zero padding (K-1)//2 left, K//2 right, as modspec's 'same'
         rows = torch.nn.functional.pad(rows, (pad, kernel_size // 2))
     module = mn.ModulationFilterbank(n_filters, kernel_size, frame_rate=rate, kind="sinc", stride=stride,
-                                     padding=padding)
-    low = torch.nn.Parameter(torch.tensor(bank.low_hz, dtype=torch.float32))
-    high = torch.nn.Parameter(torch.tensor(bank.high_hz, dtype=torch.float32))
-    window = torch.hamming_window(kernel_size, periodic=False)
-    S_tensor = torch.from_numpy(S)
+                                     padding=padding).to(device)
+    low = torch.nn.Parameter(torch.tensor(bank.low_hz, dtype=torch.float32, device=device))
+    high = torch.nn.Parameter(torch.tensor(bank.high_hz, dtype=torch.float32, device=device))
+    window = torch.hamming_window(kernel_size, periodic=False, device=device)
+    S_tensor = torch.from_numpy(S).to(device)
 
     def torch_forward(_):
         return torch.nn.functional.conv1d(rows, weight, stride=stride).reshape(batch, n_bands, n_filters, -1)
@@ -162,22 +168,25 @@ def _modulation_layer(torch, S, layer, padding):
     return forward, {"modspec": modspec_train, "torch": torch_train}
 
 
-def build_layers(torch, *, batch=FRONTEND_BATCH, n_samples=None):
+def build_layers(torch, *, batch=FRONTEND_BATCH, n_samples=None, device="cpu"):
     """``{layer: (input, audio_seconds, forward callables, train callables)}``.
 
-    ``batch`` and ``n_samples`` shrink the inputs (tests); the frame counts follow.
+    ``batch`` and ``n_samples`` shrink the inputs (tests) or, for ``batch``,
+    grow them (the excerpts repeat); the frame counts follow. The train steps
+    run on ``device`` (e.g. 'cuda' for ``benchmarks.compare_gpu``).
     """
     n_samples = 5 * SR if n_samples is None else n_samples
-    y = make_input("batch_16x5s")[:batch, :n_samples]
+    y = make_input("batch_16x5s")[:, :n_samples]
+    y = np.ascontiguousarray(np.resize(y, (batch, y.shape[-1])))
     scale = n_samples / (5 * SR)
     mod = dict(MODULATION_LAYER, n_frames=(n_samples - SINC_LAYER["kernel_size"]) // SINC_LAYER["stride"] + 1)
     tmnn = dict(TMNN_LAYER, n_frames=max(TMNN_LAYER["kernel_size"], round(TMNN_LAYER["n_frames"] * scale)))
     audio_seconds = batch * n_samples / SR
-    layers = {"sinc": (y, audio_seconds, *_sinc_layer(torch, y))}
+    layers = {"sinc": (y, audio_seconds, *_sinc_layer(torch, y, device=device))}
     S = make_envelopes(mod["n_bands"], mod["n_frames"], batch=batch)
-    layers["modulation"] = (S, audio_seconds, *_modulation_layer(torch, S, mod, "valid"))
+    layers["modulation"] = (S, audio_seconds, *_modulation_layer(torch, S, mod, "valid", device=device))
     S = make_envelopes(tmnn["n_bands"], tmnn["n_frames"], batch=batch)
-    layers["tmnn"] = (S, audio_seconds, *_modulation_layer(torch, S, tmnn, "same"))
+    layers["tmnn"] = (S, audio_seconds, *_modulation_layer(torch, S, tmnn, "same", device=device))
     return layers
 
 

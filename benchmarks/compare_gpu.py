@@ -13,6 +13,10 @@ section) and excluded from every other figure. Sections:
 - ``modulation``: their modulation layer 80-20-128-160 on (64, 80, 7975)
   band envelopes, and ``tmnn``: Ma & Stern's 4 x 101-tap filters, 'same'
   padding, on (64, 96, 313), both against ``conv1d``;
+- ``nn_train_sinc``, ``nn_train_modulation``, ``nn_train_tmnn``: one
+  training step (forward + backward) of ``modspec.nn.SincConv`` and
+  ``ModulationFilterbank`` on CUDA tensors against the same layers in plain
+  torch (the callables of ``benchmarks.compare_frontends``);
 - ``jtfs``: ``modspec.features.jtfs`` on a CuPy array (numba.cuda kernels,
   cuFFT, cuBLAS), and ``modspec.nn.TimeFrequencyScattering`` on a CUDA
   tensor, against kymatio's development ``TimeFrequencyScattering`` torch
@@ -331,6 +335,31 @@ def modulation_sections(device, batch, notes, *, rounds):
     return results
 
 
+def nn_train_sections(device, batch, notes, *, rounds):
+    """One training step (forward + backward) of modspec.nn's SincConv and ModulationFilterbank on CUDA tensors.
+
+    The peer is the same layer written in plain torch (``conv1d`` of filters
+    built from learnable cut-offs), the callables of
+    :mod:`benchmarks.compare_frontends` moved to the GPU.
+    """
+    torch = device.torch
+    if torch is None:
+        return {"nn_train": {"skipped": "torch with CUDA not available"}}
+    try:
+        from benchmarks.compare_frontends import build_layers
+    except ImportError:  # python benchmarks/compare_gpu.py
+        from compare_frontends import build_layers
+
+    results = {}
+    for layer, (_, audio_seconds, _, train) in build_layers(torch, batch=batch, device="cuda").items():
+        funcs = {"modspec": ("torch", lambda train=train: train["modspec"](None)),
+                 "torch": ("torch", lambda train=train: train["torch"](None))}
+        results[f"nn_train_{layer}"] = _section(device, funcs, None, rounds=rounds, audio_seconds=audio_seconds)
+    notes.append("nn_train_*: one forward + backward of the modspec.nn layer and of plain torch on CUDA; "
+                 "parity is checked by tests/test_gpu.py, not here")
+    return results
+
+
 def jtfs_section(device, batch, notes, *, rounds):
     import modspec.features as mf
 
@@ -386,7 +415,7 @@ def _jtfs_torch_peers(torch, y, notes):
 
 
 def measure(*, batch=BATCH, rounds=DEFAULT_ROUNDS, sections=("transfer", "melspectrogram", "sinc", "modulation",
-                                                                 "jtfs")):
+                                                                 "nn_train", "jtfs")):
     """Run the sections; the result as a JSON-able dict (``{"skipped": reason}`` without a GPU)."""
     reason = gpu_unavailable_reason()
     if reason is not None:
@@ -416,6 +445,8 @@ def measure(*, batch=BATCH, rounds=DEFAULT_ROUNDS, sections=("transfer", "melspe
         result["sections"]["sinc"] = sinc_section(device, y, notes, rounds=rounds)
     if "modulation" in sections:
         result["sections"].update(modulation_sections(device, batch, notes, rounds=rounds))
+    if "nn_train" in sections:
+        result["sections"].update(nn_train_sections(device, batch, notes, rounds=rounds))
     if "jtfs" in sections:
         result["sections"]["jtfs"] = jtfs_section(device, batch, notes, rounds=rounds)
     return result
