@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch", reason="modspec.nn needs the torch extra")
 import modspec.features as mf  # noqa: E402
 import modspec.nn as mn  # noqa: E402
 from conftest import rel_err  # noqa: E402
+from nn_cases import NN_NAMES, nn_cases  # noqa: E402
 from modspec import filters  # noqa: E402
 from modspec.errors import ParameterError  # noqa: E402
 
@@ -488,3 +489,29 @@ def test_cuda_matches_cpu(signal, power_spec):
     y = signal.astype(np.float64)
     out = mel(torch.from_numpy(y).cuda()).cpu().numpy()
     assert rel_err(out, mf.melspectrogram(y, sr=SR, n_fft=512, n_mels=40)) <= 1e-8
+
+
+# --- mixed precision -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NN_NAMES)
+def test_modules_compute_at_full_precision_under_autocast(rng, name):
+    """A float16 input under autocast (what a mixed-precision layer upstream hands on) gives the float32 result."""
+    make_module, make_input = nn_cases()[name]
+    module = make_module()
+    x = torch.from_numpy(make_input(rng)).half()
+    expected = module(x.float())
+    x.requires_grad_(True)
+    with torch.autocast("cpu", dtype=torch.float16):
+        out = module(x)
+    assert out.dtype == expected.dtype
+    torch.testing.assert_close(out, expected)
+    (out.abs() if out.is_complex() else out).pow(2).mean().backward()
+    assert x.grad.dtype == torch.float16 and torch.isfinite(x.grad).all()
+    # Outside autocast nothing is converted: a float16 input is refused, or computed in float16.
+    try:
+        plain = module(x.detach())
+    except ParameterError as err:
+        assert "float16" in str(err)
+    else:
+        assert plain.dtype in (torch.float16, torch.complex32)

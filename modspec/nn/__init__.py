@@ -4,7 +4,9 @@ Every module designs its filters once with :mod:`modspec.filters` (float64
 NumPy) in ``__init__`` and registers them as named buffers, so they follow the
 module through ``.double()``, ``.cuda()`` and ``state_dict()``; ``forward`` is
 one call into the same maths as the functional API, differentiable with
-autograd, on CPU or CUDA tensors.
+autograd, on CPU or CUDA tensors. Under ``torch.autocast`` (mixed-precision
+training) every module computes at full precision: a float16 or bfloat16
+input is taken as float32, and the layers after it are autocast again.
 
 Importing this package imports torch (the ``torch`` extra); ``import modspec``
 and ``import modspec.features`` do not.

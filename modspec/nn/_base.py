@@ -1,5 +1,6 @@
-"""Shared machinery of the torch modules: designed buffers and input checks."""
+"""Shared machinery of the torch modules: designed buffers, input checks, full precision under autocast."""
 
+import functools
 
 import numpy as np
 import torch
@@ -30,6 +31,33 @@ def check_tensor(name, x, *, min_ndim, layout, allow_complex=False):
         axes = "axis" if min_ndim == 1 else "axes"
         raise ParameterError(f"{name} must have at least {min_ndim} {axes} {layout}, got shape {tuple(x.shape)}")
     return x
+
+
+_REDUCED = (torch.float16, torch.bfloat16)
+
+
+def full_precision(forward):
+    """Run a module's ``forward`` outside ``torch.autocast``, on float32 where autocast made the input float16.
+
+    Mixed-precision training (autocast) hands float16 or bfloat16 tensors from
+    its matrix products and convolutions to the next layer. The front ends'
+    FFTs, logarithms and dB scales need full precision (and cuFFT's float16
+    takes powers of two only), so under autocast the decorated ``forward``
+    receives such an input as float32 and computes with autocast disabled;
+    the back end that follows is autocast again. Outside autocast nothing
+    changes: a float16 input is refused by the dtype checks as before.
+    """
+
+    @functools.wraps(forward)
+    def wrapped(self, x, *args, **kwargs):
+        if not isinstance(x, torch.Tensor) or not torch.is_autocast_enabled(x.device.type):
+            return forward(self, x, *args, **kwargs)
+        if x.dtype in _REDUCED:
+            x = x.float()
+        with torch.autocast(x.device.type, enabled=False):
+            return forward(self, x, *args, **kwargs)
+
+    return wrapped
 
 
 def check_same_dtype(name, x, module, buffer_name):

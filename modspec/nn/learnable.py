@@ -14,7 +14,7 @@ from modspec.errors import (
     check_sample_rate,
 )
 from modspec.features.learnable import RECTIFIERS
-from modspec.nn._base import DesignedModule, check_same_dtype, check_tensor
+from modspec.nn._base import DesignedModule, check_same_dtype, check_tensor, full_precision
 from modspec.nn._conv import correlate
 from modspec.nn.spectral import AmplitudeToDB, Spectrogram
 
@@ -151,6 +151,7 @@ class SincConv(DesignedModule):
         low, high = self.cutoffs()
         return sinc_filters(low, high, self.window, self.sr)
 
+    @full_precision
     def forward(self, y):
         """Filter ``y`` with every band-pass.
 
@@ -270,6 +271,7 @@ class HarmonicSpectrogram(DesignedModule):
         """The current filterbank, (n_harmonic, n_bands, n_freq)."""
         return harmonic_weights(self.f0, self.Q, self.fft_freqs, self.n_harmonic)
 
+    @full_precision
     def forward(self, y):
         """Harmonic spectrogram of ``y``.
 

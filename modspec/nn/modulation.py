@@ -26,7 +26,7 @@ from modspec.features.modulation import (
     check_min_band,
     modulation_frame_geometry,
 )
-from modspec.nn._base import DesignedModule, check_same_dtype, check_tensor
+from modspec.nn._base import DesignedModule, check_same_dtype, check_tensor, full_precision
 from modspec.nn._conv import correlate
 from modspec.nn.learnable import rectify, sinc_filters
 from modspec.nn.spectral import MelSpectrogram
@@ -220,6 +220,7 @@ class ModulationFilterbank(DesignedModule):
         low, high = self.cutoffs()
         return sinc_filters(low, high, self.window, self.frame_rate)
 
+    @full_precision
     def forward(self, S):
         """Filter every band envelope of ``S`` with every modulation filter.
 
@@ -294,6 +295,7 @@ class InstanceNorm(nn.Module):
     def extra_repr(self):
         return f"eps={self.eps}"
 
+    @full_precision
     def forward(self, S):
         """Normalised ``S``.
 
@@ -419,6 +421,7 @@ class ModulationSpectrum(DesignedModule):
             f"detrend={self.detrend}, window={self.window is not None}"
         )
 
+    @full_precision
     def forward(self, y):
         """Modulation spectrum of ``y``.
 

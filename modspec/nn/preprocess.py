@@ -9,7 +9,7 @@ from torch import nn
 
 from modspec import filters
 from modspec.errors import ParameterError, check_real
-from modspec.nn._base import DesignedModule, check_same_dtype, check_tensor
+from modspec.nn._base import DesignedModule, check_same_dtype, check_tensor, full_precision
 
 __all__ = ["AWeighting", "LogCompression", "Standardize"]
 
@@ -66,6 +66,7 @@ class LogCompression(DesignedModule):
     def extra_repr(self):
         return f"C={float(self.C)}, learnable={self.learnable}"
 
+    @full_precision
     def forward(self, S):
         """``log1p(C * S)``.
 
@@ -166,6 +167,7 @@ class Standardize(DesignedModule):
         fixed = "" if self.mean is None else f", mean: {tuple(self.mean.shape)}, std: {tuple(self.std.shape)}"
         return f"mode={self.mode!r}, eps={self.eps}{fixed}"
 
+    @full_precision
     def forward(self, S):
         """Standardised ``S``.
 
@@ -272,6 +274,7 @@ class AWeighting(DesignedModule):
     def extra_repr(self):
         return f"n_freq={self.n_freq}, kind={self.kind!r}, min_db={self.min_db}"
 
+    @full_precision
     def forward(self, S):
         """A-weighted ``S``.
 

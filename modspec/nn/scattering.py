@@ -28,7 +28,7 @@ from modspec.features.scattering import (
 )
 from modspec.kernels import cpu_jtfs
 from modspec.kernels.cpu_scattering import Geometry
-from modspec.nn._base import DesignedModule, check_same_dtype, check_tensor
+from modspec.nn._base import DesignedModule, check_same_dtype, check_tensor, full_precision
 
 __all__ = ["JTFSTensor", "Scattering1D", "TimeFrequencyScattering"]
 
@@ -167,6 +167,7 @@ class Scattering1D(DesignedModule):
         S = torch.fft.ifft(_fold(U_hat * phi_cache[k_in], 2**kk)).real
         return S[..., self.first : self.first + self.count]
 
+    @full_precision
     def forward(self, y):
         """Scatter ``y``.
 
@@ -404,6 +405,7 @@ class TimeFrequencyScattering(DesignedModule):
         """Order, spin, indices and scales of every output path (:func:`modspec.features.jtfs_meta`)."""
         return jtfs_meta(J=self.J, J_fr=self.J_fr, Q=self.Q, Q_fr=self.Q_fr, T=self.T, F=self.F, format=self.format)
 
+    @full_precision
     def forward(self, y):
         """Scatter ``y`` jointly in time and log-frequency.
 
@@ -568,6 +570,7 @@ class JTFSTensor(torch.nn.Module):
         # The energy decides a hard choice: no gradient, float64 as the NumPy function.
         return mean, S2.detach().to(torch.float64).pow(2).sum(dim=(1, 2))
 
+    @full_precision
     def forward(self, y, return_spin=False):
         """The jTFS tensor of ``y``.
 

@@ -13,7 +13,7 @@ import torch
 
 from modspec import filters
 from modspec.errors import ParameterError, check_positive_int, check_power, check_real
-from modspec.nn._base import DesignedModule, check_same_dtype, check_tensor
+from modspec.nn._base import DesignedModule, check_same_dtype, check_tensor, full_precision
 
 __all__ = ["AmplitudeToDB", "MelSpectrogram", "Spectrogram"]
 
@@ -125,6 +125,7 @@ class Spectrogram(DesignedModule):
             f"center={self.center}, pad_mode={self.pad_mode!r}, power={self.power}"
         )
 
+    @full_precision
     def forward(self, y):
         """Spectrogram of ``y``.
 
@@ -259,6 +260,7 @@ class MelSpectrogram(DesignedModule):
             f"norm={self.norm!r}"
         )
 
+    @full_precision
     def forward(self, y):
         """Mel spectrogram of ``y``.
 
@@ -345,6 +347,7 @@ class AmplitudeToDB(torch.nn.Module):
     def extra_repr(self):
         return f"stype={self.stype!r}, ref={self.ref!r}, amin={self.amin}, top_db={self.top_db}"
 
+    @full_precision
     def forward(self, S):
         """Decibels of ``S``.
 
