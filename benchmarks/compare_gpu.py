@@ -461,16 +461,16 @@ def format_table(result):
         lines.append("host-to-device transfer (excluded below): " + ", ".join(
             f"{k} {v['median_s'] * 1e3:.2f} ms ({v['gb_per_s']:.1f} GB/s)" for k, v in transfer.items() if k != "bytes"
         ))
-    lines.append(f"{'section':<16}{'library':<16}{'median ms':>11}{'modspec x':>11}{'peak MiB':>10}{'max rel err':>13}")
+    lines.append(f"{'section':<22}{'library':<16}{'median ms':>11}{'modspec x':>11}{'peak MiB':>10}{'max rel err':>13}")
     for section, entry in result["sections"].items():
         if section == "transfer":
             continue
         if "skipped" in entry:
-            lines.append(f"{section:<16}skipped: {entry['skipped']}")
+            lines.append(f"{section:<22}skipped: {entry['skipped']}")
             continue
         for lib, r in entry["libraries"].items():
             parity = "-" if r["parity"] is None else f"{r['parity']:.1e}"
-            lines.append(f"{section:<16}{lib:<16}{r['median_s'] * 1e3:>11.2f}{r['modspec_speedup']:>11.2f}"
+            lines.append(f"{section:<22}{lib:<16}{r['median_s'] * 1e3:>11.2f}{r['modspec_speedup']:>11.2f}"
                          f"{r['peak_bytes'] / 2**20:>10.1f}{parity:>13}")
     lines.extend(f"note: {note}" for note in result["notes"])
     return "\n".join(lines)
