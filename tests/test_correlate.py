@@ -56,6 +56,25 @@ def test_cpu_matches_direct_sum(rng, shape, dtype, symmetric, method):
     assert rel_err(out, expected) <= TOL[dtype]
 
 
+@pytest.mark.parametrize("method", METHODS + [None])
+@pytest.mark.parametrize("symmetric", [False, True], ids=["asymmetric", "symmetric"])
+@pytest.mark.parametrize(("shape", "left", "right"), [
+    pytest.param((3, 313, 4, 101, 1), 50, 50, id="tmnn-same"),
+    pytest.param((2, 64, 3, 10, 1), 4, 5, id="even-same"),
+    pytest.param((2, 40, 3, 9, 3), 30, 2, id="left-beyond-a-block"),
+    pytest.param((2, 100, 2, 7, 16), 0, 11, id="right-only"),
+    pytest.param((2, 5, 2, 9, 1), 4, 4, id="row-shorter-than-kernel"),
+])
+def test_padding_is_read_as_zeros(rng, shape, left, right, symmetric, method):
+    """Zero padding given as left/right equals the correlation of the padded rows (never copied by 'fft')."""
+    x, filters = make(rng, shape, np.float64, symmetric)
+    stride = shape[-1]
+    out = cpu.correlate(x, filters, stride, left=left, right=right, method=method)
+    expected = reference(np.pad(x, ((0, 0), (left, right))), filters, stride)
+    assert out.shape == expected.shape
+    assert rel_err(out, expected) <= TOL[np.float64]
+
+
 @pytest.mark.parametrize("rectify", ["relu", "abs", "square"])
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("symmetric", [False, True], ids=["asymmetric", "symmetric"])

@@ -408,11 +408,12 @@ def modulation_filterbank(
         bank = _design.modulation_fir_init(n_filters, kernel_size, dtype=S.dtype)
     kernel_size = bank.shape[1]
     left, right, n_out = modulation_frame_geometry(S.shape[-1], kernel_size, stride, padding)
-    x = S.reshape(-1, S.shape[-1])
-    x = np.pad(x, ((0, 0), (left, right))) if left or right else np.ascontiguousarray(x)
-    out = cpu.correlate(x, bank, stride, rectify=rectify)
+    x = np.ascontiguousarray(S.reshape(-1, S.shape[-1]))
+    out = cpu.correlate(x, bank, stride, left=left, right=right, rectify=rectify)
     if all_pass:
-        centre = (kernel_size - 1) // 2
+        # The centre tap (K - 1) // 2 of the padded envelope is frame t * stride of S itself ('same'
+        # pads exactly that many frames on the left, 'valid' none).
+        centre = (kernel_size - 1) // 2 - left
         through = x[:, centre : centre + (n_out - 1) * stride + 1 : stride]
         out = np.concatenate([through[:, None, :], out], axis=1)
     if not np.isfinite(out).all():

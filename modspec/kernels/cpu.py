@@ -375,15 +375,22 @@ def _correlate_strided(x, filters, stride, rectify, chunk, r0, r1, out):  # prag
 
 
 @numba.njit(cache=True, nogil=True)
-def _gather_blocks(x, hop, blocks_per_row, g0, frames):  # pragma: no cover
-    """frames[i] = x[r, b * hop : b * hop + L], zero-padded, for global block g0 + i = r * blocks_per_row + b."""
+def _gather_blocks(x, hop, blocks_per_row, g0, left, frames):  # pragma: no cover
+    """frames[i] = xp[r, b * hop : b * hop + L] for global block g0 + i = r * blocks_per_row + b.
+
+    ``xp`` is the row zero-padded by ``left`` samples on the left and
+    without end on the right: the padding is never materialised.
+    """
     n_samples = x.shape[1]
     length = frames.shape[1]
     for i in range(frames.shape[0]):
         r = (g0 + i) // blocks_per_row
-        start = (g0 + i - r * blocks_per_row) * hop
-        stop = min(length, n_samples - start)
-        for k in range(stop):
+        start = (g0 + i - r * blocks_per_row) * hop - left
+        lo = min(max(0, -start), length)
+        stop = max(lo, min(length, n_samples - start))
+        for k in range(lo):
+            frames[i, k] = 0.0
+        for k in range(lo, stop):
             frames[i, k] = x[r, _u(start + k)]
         for k in range(stop, length):
             frames[i, k] = 0.0
@@ -601,17 +608,17 @@ class _FFTGeometry:
         chunk = max(8, _FFT_CHUNK_SAMPLES // (n_filters * size))
         self.chunk = max(1, min(chunk, _MAX_PRODUCT // (2 * n_filters * rows)))
 
-    def spectra(self, x, g0, n, frames, y_buffer):
-        """The folded spectra y (n_bins, rows, 2 n) of the n blocks from global block g0."""
+    def spectra(self, x, g0, n, frames, y_buffer, left=0):
+        """The folded spectra y (n_bins, rows, 2 n) of the n blocks from global block g0 (rows padded by ``left``)."""
         bins, _, phase, _ = _fold_tables(self.stride, self.size, self.kernel_size, self.symmetric, x.dtype)
-        _gather_blocks(x, self.stride * self.n_valid, self.blocks_per_row, g0, frames[:n])
+        _gather_blocks(x, self.stride * self.n_valid, self.blocks_per_row, g0, left, frames[:n])
         X = scipy.fft.rfft(frames[:n], axis=-1, workers=1)
         y = y_buffer[: self.n_bins * self.rows * 2 * n].reshape(self.n_bins, self.rows, 2 * n)
         _fold_spectra(X, bins, phase, self.rotation, y)
         return y
 
 
-def fft_forward(x, factors, stride, size, kernel_size, *, rectify=None, out=None):
+def fft_forward(x, factors, stride, size, kernel_size, *, left=0, right=0, rectify=None, out=None):
     """Strided overlap-save correlation of every row of ``x`` with filters given by their FFT factors.
 
     Parameters
@@ -621,17 +628,20 @@ def fft_forward(x, factors, stride, size, kernel_size, *, rectify=None, out=None
         :func:`fft_factors` of the filters, same dtype as ``x``.
     stride, size, kernel_size : int
         Stride, block length P of the decimated output, taps per filter.
+    left, right : int >= 0
+        Zeros before and after every row (read as such, never copied).
     rectify : {None, 'relu', 'abs', 'square'}
-    out : np.ndarray, shape (n_rows, n_filters, (n_samples - kernel_size) // stride + 1), optional
+    out : np.ndarray, shape (n_rows, n_filters, n_out), optional
         Written in place; allocated when None.
 
     Returns
     -------
     np.ndarray, shape (n_rows, n_filters, n_out)
+        ``n_out = (left + n_samples + right - kernel_size) // stride + 1``.
     """
     n_bins, n_filters, rows = factors.shape
     n_rows, n_samples = x.shape
-    n_out = (n_samples - kernel_size) // stride + 1
+    n_out = (left + n_samples + right - kernel_size) // stride + 1
     if out is None:
         out = np.empty((n_rows, n_filters, n_out), dtype=x.dtype)
     symmetric = rows == stride
@@ -646,7 +656,7 @@ def fft_forward(x, factors, stride, size, kernel_size, *, rectify=None, out=None
         Z_buffer = np.empty(n_bins * n_filters * chunk, dtype=complex_dtype)
         for g0 in range(lo, hi, chunk):
             n = min(chunk, hi - g0)
-            y = geometry.spectra(x, g0, n, frames, y_buffer)
+            y = geometry.spectra(x, g0, n, frames, y_buffer, left)
             Z = Z_buffer[: n_bins * n_filters * n].reshape(n_bins, n_filters, n)
             _fold_matmul(factors, y, Z.view(x.dtype))
             # Block-major output (pocketfft copies lines either way): contiguous runs to scatter.
@@ -756,16 +766,19 @@ def fft_factor_grad(x, grad, factors_shape, stride, size, kernel_size, symmetric
     return np.ascontiguousarray(np.sum(partial, axis=0).transpose(0, 2, 1))
 
 
-def correlate(x, filters, stride=1, *, rectify=None, method=None):
-    """Valid, strided cross-correlation of every row with every filter (torch's conv1d).
+def correlate(x, filters, stride=1, *, left=0, right=0, rectify=None, method=None):
+    """Strided cross-correlation of every row with every filter (torch's conv1d).
 
-    ``out[r, f, t] = sum_j x[r, t * stride + j] * filters[f, j]``.
+    ``out[r, f, t] = sum_j xp[r, t * stride + j] * filters[f, j]``, ``xp`` the
+    rows with ``left`` and ``right`` zeros around them.
 
     Parameters
     ----------
     x : np.ndarray, shape (n_rows, n_samples), C-contiguous float32 or float64
-    filters : np.ndarray, shape (n_filters, kernel_size), same dtype, kernel_size <= n_samples
+    filters : np.ndarray, shape (n_filters, kernel_size), same dtype, kernel_size <= padded length
     stride : int > 0
+    left, right : int >= 0
+        Zero padding of every row (the FFT method reads it without a copy).
     rectify : {None, 'relu', 'abs', 'square'}
         Applied to the output.
     method : {None, 'direct', 'fft'}
@@ -774,7 +787,7 @@ def correlate(x, filters, stride=1, *, rectify=None, method=None):
 
     Returns
     -------
-    np.ndarray, shape (n_rows, n_filters, (n_samples - kernel_size) // stride + 1)
+    np.ndarray, shape (n_rows, n_filters, (left + n_samples + right - kernel_size) // stride + 1)
 
     Notes
     -----
@@ -785,7 +798,7 @@ def correlate(x, filters, stride=1, *, rectify=None, method=None):
     """
     n_rows, n_samples = x.shape
     n_filters, kernel_size = filters.shape
-    n_out = (n_samples - kernel_size) // stride + 1
+    n_out = (left + n_samples + right - kernel_size) // stride + 1
     x = np.ascontiguousarray(x)
     filters = np.ascontiguousarray(filters, dtype=x.dtype)
     symmetric = _is_symmetric(filters)
@@ -797,7 +810,9 @@ def correlate(x, filters, stride=1, *, rectify=None, method=None):
     code = _RECTIFY_CODES[rectify]
     if method == "fft":
         factors = fft_factors(filters, stride, size, symmetric)
-        return fft_forward(x, factors, stride, size, kernel_size, rectify=rectify, out=out)
+        return fft_forward(x, factors, stride, size, kernel_size, left=left, right=right, rectify=rectify, out=out)
+    if left or right:  # the direct kernels read whole frames: pad once
+        x = np.pad(x, ((0, 0), (left, right)))
     if stride >= kernel_size and not symmetric:
         # Frames do not overlap: read them in place (folding symmetric ones is faster still).
         chunk = max(1, _MAX_PRODUCT // (kernel_size * n_filters))
