@@ -22,7 +22,9 @@ section) and excluded from every other figure. Sections:
   tensor, against kymatio's development ``TimeFrequencyScattering`` torch
   frontend on CUDA (J=6, J_fr=2, Q=(8, 2), (64, 16384)); kymatio's
   development branch is not released: point ``KYMATIO_DEV`` at a checkout
-  (the folder that holds ``kymatio/``).
+  (the folder that holds ``kymatio/``). modspec's jTFS is also timed alone
+  with CuPy's default cuFFT plan cache (16 plans) and with room for the
+  about 30 FFT shapes one call uses (``cufft_plan_cache`` in the JSON).
 
 Every callable runs once untimed (numba compilation, cuFFT plans, torch
 set-up), then all are timed interleaved round-robin, each call between two
@@ -376,6 +378,38 @@ def jtfs_section(device, batch, notes, *, rounds):
     for name, entry in result["libraries"].items():
         out = funcs[name][1]()
         entry["parity"] = _parity(out[:4], reference)
+    result["cufft_plan_cache"] = _with_larger_plan_cache(device, funcs["modspec"][1], rounds=rounds)
+    return result
+
+
+#: cuFFT plans one jTFS call of this section needs at most (distinct FFT shapes; about 30).
+JTFS_PLANS = 64
+
+
+def _with_larger_plan_cache(device, call, *, rounds):
+    """modspec's jTFS timed alone, with CuPy's default cuFFT plan cache and with room for all its plans.
+
+    CuPy keeps 16 cuFFT plans per device and thread by default; a jTFS call
+    uses about 30 FFT shapes, so with the default every call may build some
+    plans again. The two medians say what that costs (and whether modspec
+    should ask for a larger cache).
+    """
+    cache = device.cupy.fft.config.get_plan_cache()
+    default = cache.get_size()
+    result = {"default_size": default}
+    for label, size in (("default", default), ("large", max(default, JTFS_PLANS))):
+        cache.set_size(size)
+        call()
+        times = []
+        for _ in range(rounds):
+            device.sync()
+            t0 = time.perf_counter()
+            call()
+            device.sync()
+            times.append(time.perf_counter() - t0)
+        result[f"{label}_median_s"] = statistics.median(times)
+    result["large_size"] = max(default, JTFS_PLANS)
+    cache.set_size(default)
     return result
 
 
@@ -472,6 +506,11 @@ def format_table(result):
             parity = "-" if r["parity"] is None else f"{r['parity']:.1e}"
             lines.append(f"{section:<22}{lib:<16}{r['median_s'] * 1e3:>11.2f}{r['modspec_speedup']:>11.2f}"
                          f"{r['peak_bytes'] / 2**20:>10.1f}{parity:>13}")
+        plans = entry.get("cufft_plan_cache")
+        if plans:
+            lines.append(f"{section:<22}modspec alone: {plans['default_median_s'] * 1e3:.2f} ms with CuPy's cuFFT plan "
+                         f"cache of {plans['default_size']}, {plans['large_median_s'] * 1e3:.2f} ms with "
+                         f"{plans['large_size']}")
     lines.extend(f"note: {note}" for note in result["notes"])
     return "\n".join(lines)
 
