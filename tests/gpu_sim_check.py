@@ -237,10 +237,6 @@ def kernel_modulus_lowpass():
             expected = np.zeros((2, 4, count), dtype=dtype)
             cpu_scattering._modulus_lowpass(U, taps, right, step, first, b_idx, p_idx, expected)
             close(out, expected, dtype, f"modulus + low-pass {right, step, first}")
-            # The real-signal low-pass: the same sums of the (real) modulus.
-            low = np.empty((3, count), dtype=dtype)
-            gpu.launch(gpu.kernels(dtype).lowpass, low.size, np.abs(U).astype(dtype), taps, right, step, first, low)
-            close(low, expected[b_idx, p_idx], dtype, "low-pass")
 
 
 def kernel_reflect_pad():

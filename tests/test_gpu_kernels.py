@@ -68,7 +68,6 @@ for dt, c in (("float32", "complex64"), ("float64", "complex128")):
                             f"{dt}[:, :, ::1])"),
         "reflect_pad": f"void({dt}[:, ::1], int64, {dt}[:, ::1])",
         "fold": f"void({c}[:, ::1], int64, int64[::1], int64[::1], int64[::1], int64[::1], {dt}[::1], {c}[:, ::1])",
-        "lowpass": f"void({dt}[:, ::1], {dt}[::1], int64, int64, int64, {dt}[:, ::1])",
     }
     for name, signature in signatures.items():
         ptx, _ = cuda.compile_ptx(getattr(k, name).py_func, signature, cc=(9, 0))
@@ -83,7 +82,7 @@ def test_kernels_compile_to_ptx_without_a_gpu():
     assert proc.returncode == 0, proc.stderr[-3000:]
     if proc.stdout.startswith("NO-NVVM"):
         pytest.skip(f"libNVVM (the CUDA toolkit) is not installed: {proc.stdout.strip()}")
-    assert proc.stdout.count("compiled") == 18, proc.stdout
+    assert proc.stdout.count("compiled") == 16, proc.stdout
 
 
 # --------------------------------------------------------------------------- imports

@@ -24,7 +24,7 @@ numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) against the CPU kernels.
 - ``correlate``: strided, zero-padded FIR correlation of every row with every
   filter (the sinc filterbank, and the modulation filterbank shared across
   bands), rectification fused;
-- ``reflect_pad``, ``fold``, ``modulus``, ``modulus_lowpass``, ``lowpass``:
+- ``reflect_pad``, ``fold``, ``modulus``, ``modulus_lowpass``:
   the scattering's padding, its band-limited filtering folded to the
   wavelet's rate (see :mod:`modspec.kernels.cpu_scattering`), the modulus
   and its decimating low-pass (only the kept samples are computed); the
@@ -98,9 +98,8 @@ def kernels(dtype):
     -------
     types.SimpleNamespace
         The dispatchers ``frame``, ``power``, ``project``, ``correlate``,
-        ``reflect_pad``, ``fold``, ``modulus``, ``modulus_lowpass`` and
-        ``lowpass``; numba compiles each on its first launch per device and
-        argument types.
+        ``reflect_pad``, ``fold``, ``modulus`` and ``modulus_lowpass``; numba
+        compiles each on its first launch per device and argument types.
     """
     return _build_kernels(np.dtype(dtype).name)
 
@@ -279,25 +278,9 @@ def _build_kernels(dtype_name):
             acc += taps[q] * math.sqrt(z.real * z.real + z.imag * z.imag)
         out[b_idx[r], p_idx[r], m] = acc
 
-    @cuda.jit
-    def lowpass(x, taps, right, step, first, out):  # pragma: no cover
-        """out[r, m] = sum_q taps[q] x[r, (c - right + q) mod M]: the same decimating low-pass of a real signal."""
-        i = cuda.grid(1)
-        n_rows, count = out.shape
-        if i >= n_rows * count:
-            return
-        r = i // count
-        m = i % count
-        M = x.shape[1]
-        base = (first + m) * step - right
-        acc = zero
-        for q in range(taps.shape[0]):
-            acc += taps[q] * x[r, (base + q) % M]
-        out[r, m] = acc
-
     return types.SimpleNamespace(
         frame=frame, power=power, project=project, correlate=correlate, modulus=modulus,
-        modulus_lowpass=modulus_lowpass, lowpass=lowpass, reflect_pad=reflect_pad, fold=fold,
+        modulus_lowpass=modulus_lowpass, reflect_pad=reflect_pad, fold=fold,
     )
 
 
