@@ -10,6 +10,8 @@ A CuPy array handed to a function without a GPU path raises
 """
 
 import collections
+import functools
+import itertools
 import sys
 import threading
 
@@ -17,7 +19,7 @@ import numpy as np
 
 from modspec.errors import ParameterError
 
-__all__ = ["NoGPUPathError", "get_array_module", "gpu", "is_cupy", "no_gpu_path", "to_device"]
+__all__ = ["NoGPUPathError", "get_array_module", "gpu", "is_cupy", "no_gpu_path", "on_input_device", "to_device"]
 
 # Filter banks on each device: (id(host array), device id) -> (host array, device array).
 # Holding the host array keeps its id from being reused while the entry lives.
@@ -66,6 +68,29 @@ def get_array_module(*arrays):
     if any(is_cupy(a) for a in arrays):
         return _cupy_module()
     return np
+
+
+def on_input_device(function):
+    """Run ``function`` with the device of its first CuPy array argument as the current device.
+
+    CuPy allocates, and numba.cuda and cuFFT launch, on the *current* device;
+    a CuPy array on another GPU (``with cupy.cuda.Device(1): y = ...``, then
+    called from device 0) must be worked on, and its result left, where it
+    is. NumPy arguments pass straight through (one dictionary lookup when
+    CuPy is not imported).
+    """
+
+    @functools.wraps(function)
+    def wrapped(*args, **kwargs):
+        cupy = _cupy_module()
+        if cupy is not None:
+            for value in itertools.chain(args, kwargs.values()):
+                if isinstance(value, cupy.ndarray):
+                    with cupy.cuda.Device(device_id(value)):
+                        return function(*args, **kwargs)
+        return function(*args, **kwargs)
+
+    return wrapped
 
 
 def no_gpu_path(function_name, *, hint=None):

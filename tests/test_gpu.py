@@ -127,13 +127,23 @@ def test_batched_equals_itemwise(cp, audio):
         assert rel_err(cp.asnumpy(item), cp.asnumpy(batch[i, 1])) <= 1e-6
 
 
-def test_results_stay_on_the_input_device(cp, audio):
-    n_devices = cp.cuda.runtime.getDeviceCount()
-    device = n_devices - 1
+@pytest.mark.parametrize("name", ["sinc_filterbank", "melspectrogram", "power_to_db", "scattering", "jtfs"])
+def test_results_stay_on_the_input_device(cp, audio, name):
+    """Called from device 0 on an array of the last device (the same one on a single-GPU machine)."""
+    calls = {
+        "sinc_filterbank": lambda y: mf.sinc_filterbank(y, SR),
+        "melspectrogram": lambda y: mf.melspectrogram(y, sr=SR, n_mels=40),
+        "power_to_db": lambda y: mf.power_to_db(y * y, ref=np.max),
+        "scattering": lambda y: mf.scattering(y, J=6, Q=8),
+        "jtfs": lambda y: mf.jtfs(y, J=6, J_fr=2, Q=(8, 2)),
+    }
+    device = cp.cuda.runtime.getDeviceCount() - 1
     with cp.cuda.Device(device):
         y = cp.asarray(audio[0].astype(np.float32))
-    out = mf.sinc_filterbank(y, SR)
+    with cp.cuda.Device(0):
+        out = calls[name](y)
     assert out.device.id == device
+    assert rel_err(cp.asnumpy(out), calls[name](audio[0].astype(np.float32))) <= TOL[np.float32]
 
 
 def test_device_arrays_without_a_gpu_path_raise(cp, audio):

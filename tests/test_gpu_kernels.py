@@ -207,6 +207,42 @@ def test_device_arrays_go_to_the_gpu_module(device_array, name):
     assert set(forwarded) == set(inspect.signature(getattr(mf, name)).parameters)
 
 
+@pytest.mark.parametrize("name", sorted(DISPATCHED))
+def test_work_runs_on_the_device_of_the_input(monkeypatch, name):
+    """A CuPy array on another GPU is worked on there: its device is current for the whole call, then restored."""
+    current = [0]
+
+    class Device:
+        def __init__(self, id):
+            self.id = id
+
+        def __enter__(self):
+            self.previous, current[0] = current[0], self.id
+
+        def __exit__(self, *exc):
+            current[0] = self.previous
+
+    class ndarray(np.ndarray):  # a NumPy array playing a CuPy array on device 3
+        device = Device(3)
+
+    fake = types.ModuleType("cupy")
+    fake.ndarray, fake.cuda = ndarray, types.SimpleNamespace(Device=Device)
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    seen = []
+
+    class Recorder:
+        def __getattr__(self, function):
+            def record(**kwargs):
+                seen.append((function, current[0]))
+                return "from the GPU module"
+
+            return record
+
+    monkeypatch.setattr(_backend, "gpu", Recorder)
+    assert DISPATCHED[name](np.ones((2, 3, 64), np.float32).view(ndarray)) == "from the GPU module"
+    assert seen == [(name, 3)] and current[0] == 0
+
+
 def test_no_gpu_path_error_says_what_to_do():
     """What has no GPU path (a window or cut-offs given as CuPy arrays) raises a ParameterError that says so."""
     error = _backend.no_gpu_path("a CuPy window array", hint="pass the window as a NumPy array or a name")

@@ -25,6 +25,7 @@ __all__ = ["harmonic_spectrogram", "sinc_filterbank"]
 RECTIFIERS = (None, "relu", "abs", "square")
 
 
+@_backend.on_input_device
 def sinc_filterbank(
     y, sr, *, n_filters=80, kernel_size=256, stride=10, fmin=30.0, fmax=None, min_low_hz=50.0, min_band_hz=50.0,
     low_hz=None, high_hz=None, rectify=None,
@@ -107,6 +108,7 @@ def _sparse_harmonic(sr, n_fft, n_harmonic, semitone_scale, Q, f0, dtype):
     return (weights, *band_support(weights), bank.weights.shape[:2])
 
 
+@_backend.on_input_device
 def harmonic_spectrogram(
     y, sr, *, n_fft=512, hop_length=None, win_length=None, window="hann", center=True, pad_mode="constant",
     power=2.0, n_harmonic=6, semitone_scale=2, Q=1.0, f0=None, db=True, amin=1e-10, top_db=None,

@@ -133,6 +133,7 @@ def _fft(xp):
     return _CPU_FFT if xp is np else xp.fft
 
 
+@_backend.on_input_device
 def envelope(x, *, kind="abs", axis=-1):
     r"""Envelope of band signals: rectification or the Hilbert envelope.
 
@@ -273,6 +274,7 @@ def modulation_sinc_filters(low_hz, high_hz, *, kernel_size, frame_rate, min_ban
     return _design.SincBank(bank, low, high)
 
 
+@_backend.on_input_device
 def modulation_filterbank(
     S, *, frame_rate=None, kind="sinc", n_filters=1, kernel_size=101, stride=1, padding="same", all_pass=False,
     max_mod_hz=None, min_mod_hz=0.0, filters=None, rectify=None,
@@ -421,6 +423,7 @@ def modulation_filterbank(
     return out.reshape(S.shape[:-1] + out.shape[1:])
 
 
+@_backend.on_input_device
 def instance_normalize(S, *, eps=1e-5):
     r"""Instance normalisation per envelope channel, per example (Vahidi et al. 2021).
 
@@ -477,6 +480,7 @@ def instance_normalize(S, *, eps=1e-5):
 # --------------------------------------------------------------------------- modulation spectrum
 
 
+@_backend.on_input_device
 def modulation_spectrum(
     y=None, *, sr=16000, S=None, frame_rate=None, n_fft=512, hop_length=None, n_mels=64, fmin=0.0, fmax=None,
     compression="log", C=100.0, detrend=True, window="hann",

@@ -14,6 +14,7 @@ from modspec.errors import ParameterError, check_float_array, check_real, check_
 __all__ = ["a_weight", "log_compress", "scale", "standardize"]
 
 
+@_backend.on_input_device
 def log_compress(S, *, C=10000.0):
     """Dieleman's compression ``log(1 + C * S)``.
 
@@ -41,6 +42,7 @@ def log_compress(S, *, C=10000.0):
     return xp.log1p(S * S.dtype.type(C))
 
 
+@_backend.on_input_device
 def scale(S, *, factor=10.0):
     """Multiply by a constant (Choi et al.'s ×10 scaler): ``factor * S``.
 
@@ -62,6 +64,7 @@ def scale(S, *, factor=10.0):
     return S * S.dtype.type(check_real("factor", factor))
 
 
+@_backend.on_input_device
 def standardize(S, *, mode="sample", mean=None, std=None, eps=1e-8):
     """Zero-mean, unit-variance standardisation of spectrograms (Choi et al. 2018).
 
@@ -113,6 +116,7 @@ def standardize(S, *, mode="sample", mean=None, std=None, eps=1e-8):
     return ((S - mean) / (std + S.dtype.type(eps))).astype(S.dtype, copy=False)
 
 
+@_backend.on_input_device
 def a_weight(S, *, frequencies, kind="db", min_db=-80.0):
     """Apply the A-weighting curve to a linear or mel spectrogram.
 

@@ -200,6 +200,7 @@ def _warn_support(fits, n_samples, T):
         )
 
 
+@_backend.on_input_device
 def scattering(y, *, J, Q=1, T=None, max_order=2, oversampling=0):
     r"""Time scattering coefficients of order 0, 1 (and 2): kymatio 0.3.0's ``Scattering1D``.
 
@@ -362,6 +363,7 @@ def _check_hop(hop_length, n_samples):
     return int(hop_length).bit_length() - 1
 
 
+@_backend.on_input_device
 def scalogram(y, *, J, Q=1, hop_length=1, sr=None):
     r"""Wavelet scalogram ``|y * psi1[n]|``: the first-order wavelet modulus of the scattering.
 
@@ -510,6 +512,7 @@ def _jtfs_layout(J, Q, T, J_fr, Q_fr, F, n_fr_padded):
     return tuple(paths)
 
 
+@_backend.on_input_device
 def jtfs(y, *, J, J_fr, Q, Q_fr=1, T=None, F=None, format="time", compact=True):
     r"""Joint time-frequency scattering (jTFS): kymatio's ``TimeFrequencyScattering`` (development branch).
 
@@ -695,6 +698,7 @@ def jtfs_meta(*, J, J_fr, Q, Q_fr=1, T=None, F=None, format="time"):
     return meta
 
 
+@_backend.on_input_device
 def jtfs_tensor(y, *, J, J_fr, Q, Q_fr=1, T=None, F=None, eps=1e-10, return_spin=False, compact=True):
     r"""Raghavan's jTFS input for a 3-D CNN: S2 normalised by S1, the spin with the larger energy.
 

@@ -79,6 +79,7 @@ def _stft(y, *, n_fft, hop_length, win_length, window, center, pad_mode, reduce,
     return out.reshape(lead + out.shape[1:])
 
 
+@_backend.on_input_device
 def stft(y, *, n_fft=2048, hop_length=None, win_length=None, window="hann", center=True, pad_mode="constant"):
     """Short-time Fourier transform, equal to ``librosa.stft``.
 
@@ -139,6 +140,7 @@ def stft(y, *, n_fft=2048, hop_length=None, win_length=None, window="hann", cent
     )
 
 
+@_backend.on_input_device
 def spectrogram(
     y, *, n_fft=2048, hop_length=None, win_length=None, window="hann", center=True, pad_mode="constant", power=2.0
 ):
@@ -191,6 +193,7 @@ def band_support(weights):
     return starts, stops
 
 
+@_backend.on_input_device
 def melspectrogram(
     y=None,
     *,
@@ -316,6 +319,7 @@ def _reference_value(magnitude, ref, xp):
     return values.reshape(magnitude.shape[:-2] + (1, 1))
 
 
+@_backend.on_input_device
 def power_to_db(S, *, ref=1.0, amin=1e-10, top_db=80.0):
     """Power to decibels: ``10 log10(max(amin, S) / max(amin, ref))``, as ``librosa.power_to_db``.
 
@@ -374,6 +378,7 @@ def power_to_db(S, *, ref=1.0, amin=1e-10, top_db=80.0):
     return log_spec.astype(S.dtype, copy=False)
 
 
+@_backend.on_input_device
 def amplitude_to_db(S, *, ref=1.0, amin=1e-5, top_db=80.0):
     """Amplitude to decibels: ``20 log10(max(amin, |S|) / max(amin, ref))``, as ``librosa.amplitude_to_db``.
 
