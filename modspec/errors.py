@@ -1,6 +1,9 @@
 """Errors and the input checks shared by every public function."""
 
 import numbers
+import os
+import sys
+import warnings
 
 import numpy as np
 
@@ -9,6 +12,17 @@ __all__ = ["ParameterError", "check_audio", "check_choice", "check_dtype", "chec
 
 class ParameterError(ValueError):
     """A bad argument: its message names the argument, the value and what is allowed."""
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn_user(message, category=UserWarning):
+    """``warnings.warn`` attributed to the first caller outside modspec (whatever the call depth inside)."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 def _describe(value):

@@ -9,7 +9,6 @@ Frequencies are in Hz with the sample rate ``sr``.
 import functools
 import math
 import numbers
-import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -21,6 +20,7 @@ from modspec.errors import (
     check_positive_int,
     check_real,
     check_sample_rate,
+    warn_user,
 )
 
 __all__ = [
@@ -275,12 +275,10 @@ def mel(*, sr, n_fft, n_mels=128, fmin=0.0, fmax=None, htk=False, norm="slaney",
         norm = float(norm)
     weights, empty = _mel(sr, n_fft, n_mels, float(fmin), fmax, bool(htk), norm, check_dtype(dtype))
     if empty:
-        warnings.warn(
+        warn_user(
             f"Empty filters detected in mel frequency basis: bands {list(empty)} of n_mels={n_mels} get no "
             f"FFT bin with sr={sr}, n_fft={n_fft}. Some channels will produce empty responses. Try increasing "
-            "n_fft or your sampling rate (and fmax), or reducing n_mels.",
-            UserWarning,
-            stacklevel=2,
+            "n_fft or your sampling rate (and fmax), or reducing n_mels."
         )
     return weights
 

@@ -83,8 +83,16 @@ def test_fmax_above_nyquist(y):
 
 
 def test_empty_mel_bands_warn(y):
-    with pytest.warns(UserWarning, match=r"Empty filters detected .* n_fft=64"):
+    with pytest.warns(UserWarning, match=r"Empty filters detected .* n_fft=64") as record:
         mf.melspectrogram(y, sr=16000, n_fft=64, hop_length=32, n_mels=64)
+    # Attributed to the caller's line, however deep inside modspec the warning is raised.
+    assert {w.filename for w in record} == {__file__}
+
+
+def test_short_signal_warning_points_at_the_caller():
+    with pytest.warns(UserWarning, match="n_fft=512 is too large") as record:
+        mf.melspectrogram(np.zeros(300, np.float32), sr=16000, n_fft=512, hop_length=160, n_mels=8)
+    assert record[0].filename == __file__
 
 
 def test_bad_pad_mode_and_window(y):

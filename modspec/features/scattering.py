@@ -18,13 +18,12 @@ padding and border indices, the 0.3.0 energy convention); the work runs in
 import functools
 import math
 import numbers
-import warnings
 
 import numpy as np
 import scipy.fft
 
 from modspec import _backend, filters
-from modspec.errors import ParameterError, check_audio, check_sample_rate
+from modspec.errors import ParameterError, check_audio, check_sample_rate, warn_user
 from modspec.kernels import cpu_jtfs, cpu_scattering
 
 __all__ = ["jtfs", "jtfs_meta", "jtfs_tensor", "scalogram", "scattering", "scattering_meta"]
@@ -73,10 +72,10 @@ def _crossing(J, Q):
 def _warn_crossing(J, Q, max_order):
     n_bad = _crossing(J, Q) if max_order == 2 else 0
     if n_bad:
-        warnings.warn(
+        warn_user(
             f"J={J}, Q={Q}: {n_bad} second-order paths (j2 > j1) have a wavelet centred at or above their "
             "first-order wavelet (xi2 >= xi1), which carries aliasing; kymatio 0.3.0 refuses this bank. "
-            "Use Q2 <= Q1", UserWarning, stacklevel=3,
+            "Use Q2 <= Q1"
         )
 
 
@@ -194,9 +193,9 @@ def _pipelines(y):
 
 def _warn_support(fits, n_samples, T):
     if not fits:
-        warnings.warn(
+        warn_user(
             f"Signal support is too small to avoid border effects: the low-pass of T={T} is wider than "
-            f"half of the {n_samples} samples (kymatio warns alike)", UserWarning, stacklevel=3,
+            f"half of the {n_samples} samples (kymatio warns alike)"
         )
 
 

@@ -14,7 +14,14 @@ import warnings
 import numpy as np
 
 from modspec import _backend, filters
-from modspec.errors import ParameterError, check_audio, check_positive_int, check_power, check_spectrogram
+from modspec.errors import (
+    ParameterError,
+    check_audio,
+    check_positive_int,
+    check_power,
+    check_spectrogram,
+    warn_user,
+)
 from modspec.kernels import cpu
 
 __all__ = ["amplitude_to_db", "melspectrogram", "power_to_db", "spectrogram", "stft"]
@@ -32,9 +39,7 @@ def _frame_geometry(n_samples, n_fft, hop_length, center):
     """Number of frames and left padding of librosa's STFT framing."""
     if center:
         if n_fft > n_samples:
-            warnings.warn(
-                f"n_fft={n_fft} is too large for input signal of length={n_samples}", UserWarning, stacklevel=4
-            )
+            warn_user(f"n_fft={n_fft} is too large for input signal of length={n_samples}")
         pad = n_fft // 2
         return 1 + (n_samples + 2 * pad - n_fft) // hop_length, pad
     if n_fft > n_samples:
