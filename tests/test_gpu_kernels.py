@@ -243,6 +243,35 @@ def test_work_runs_on_the_device_of_the_input(monkeypatch, name):
     assert seen == [(name, 3)] and current[0] == 0
 
 
+def test_small_launches_do_not_warn_of_low_occupancy(monkeypatch):
+    """numba warns below 128 blocks at every launch (and pytest makes its performance warnings errors)."""
+    import warnings
+
+    from numba.core.errors import NumbaPerformanceWarning
+
+    from modspec.kernels import gpu
+
+    stream = types.SimpleNamespace(ptr=0)
+    monkeypatch.setattr(gpu, "_cupy", lambda: types.SimpleNamespace(cuda=types.SimpleNamespace(
+        get_current_stream=lambda: stream)))
+    monkeypatch.setattr(gpu, "_simulated", lambda: False)
+    monkeypatch.setattr(gpu, "cuda", types.SimpleNamespace(default_stream=lambda: "default stream"), raising=False)
+    launched = []
+
+    class Kernel:  # numba's dispatcher warns when configured: kernel[blocks, threads, stream]
+        def __getitem__(self, config):
+            warnings.warn(f"Grid size {config[0]} will likely result in GPU under-utilization due to low occupancy.",
+                          NumbaPerformanceWarning, stacklevel=2)
+            return lambda *args: launched.append((config, args))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gpu.launch(Kernel(), 5, 1.0, 2)
+        with pytest.raises(NumbaPerformanceWarning):  # other performance warnings still come through
+            warnings.warn("Host array used in CUDA kernel", NumbaPerformanceWarning, stacklevel=1)
+    assert launched == [((1, gpu.THREADS, "default stream"), (1.0, 2))]
+
+
 def test_no_gpu_path_error_says_what_to_do():
     """What has no GPU path (a window or cut-offs given as CuPy arrays) raises a ParameterError that says so."""
     error = _backend.no_gpu_path("a CuPy window array", hint="pass the window as a NumPy array or a name")

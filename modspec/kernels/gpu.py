@@ -42,6 +42,7 @@ package is already loaded), so both backends accept and refuse the same input.
 import functools
 import math
 import types
+import warnings
 
 import numpy as np
 
@@ -302,11 +303,16 @@ def launch(kernel, n_threads, *args):
     if _simulated():
         kernel[blocks, THREADS](*args)
         return
+    from numba.core.errors import NumbaPerformanceWarning
+
     cupy = _cupy()
     args = [cuda.as_cuda_array(a, sync=False) if _backend.is_cupy(a) else a for a in args]
     ptr = cupy.cuda.get_current_stream().ptr
     stream = cuda.external_stream(ptr) if ptr else cuda.default_stream()
-    kernel[blocks, THREADS, stream](*args)
+    with warnings.catch_warnings():
+        # numba warns of "low occupancy" below 128 blocks: every small input would, at every call.
+        warnings.filterwarnings("ignore", message="Grid size", category=NumbaPerformanceWarning)
+        kernel[blocks, THREADS, stream](*args)
 
 
 # --------------------------------------------------------------------------- memory
