@@ -3,6 +3,8 @@
 #
 #   bash benchmarks/gpu_session.sh --wheels   # beforehand, with network: fill .gpu_wheels/
 #   bash benchmarks/gpu_session.sh            # on the GPU machine, from anywhere in the checkout
+#   bash benchmarks/gpu_session.sh pytest_gpu compare_gpu   # only these steps (a device call lasts
+#                                                            # at most 10 minutes: split there if need be)
 #
 # The GPU machine is expected to hold Python with numpy, scipy, numba (+ numba-cuda), CuPy, torch and
 # torchaudio, and no network. What it lacks comes from .gpu_wheels/ (git-ignored; carry it along):
@@ -50,9 +52,18 @@ if [ -d "$WHEELS/kymatio_dev/kymatio" ]; then
 fi
 failed=0
 
+STEPS=("$@")
+wanted() {  # wanted NAME: no step names given, NAME is 'device' (always run), or NAME starts with one given
+    [ "${#STEPS[@]}" -eq 0 ] || [ "$1" = device ] && return 0
+    local prefix
+    for prefix in "${STEPS[@]}"; do [[ "$1" == "$prefix"* ]] && return 0; done
+    return 1
+}
+
 step() {  # step NAME COMMAND...: run, log to $OUT/NAME.txt, show the tail, count a failure
     local name=$1
     shift
+    wanted "$name" || return 0
     echo "== $name: $*"
     "$@" >"$OUT/$name.txt" 2>&1
     local status=$?
@@ -67,7 +78,7 @@ print(sys.version); print(\"numpy\", numpy.__version__, \"numba\", numba.__versi
 step pytest_gpu "$PY" -m pytest -q -m gpu tests/test_gpu.py -p no:cacheprovider -rs
 step compare_gpu "$PY" -m benchmarks.compare_gpu --out "$OUT/results_gpu.json"
 step compare_models "$PY" -m benchmarks.compare_models --device cuda --out "$OUT/results_models_cuda.json"
-for model in tmnn sincmodnet; do
+for model in tmnn sincmodnet; do  # step names train_tmnn, train_sincmodnet ('train' selects both)
     step "train_$model" "$PY" -m modspec train --model "$model" --data synthetic:64 --epochs 1 --batch-size 16 \
         --steps-per-epoch 4 --device cuda --out "$OUT/run_$model" --quiet
 done
