@@ -168,6 +168,23 @@ def test_torch_matches_direct_sum(rng, shape, dtype, symmetric, method):
 
 
 @requires_torch
+@pytest.mark.parametrize(("n_samples", "kernel_size", "stride"), [
+    (313, 101, 1), (200, 7, 3), (200, 9, 9), (200, 7, 40), (30, 30, 4), (1000, 128, 160),
+])
+def test_input_gradient_is_conv1ds(n_samples, kernel_size, stride):
+    """The FFT method's input gradient (spectra of the output gradient, read cyclically) equals conv1d's."""
+    generator = torch.Generator().manual_seed(n_samples + kernel_size + stride)
+    x = torch.randn(3, n_samples, dtype=torch.float64, generator=generator, requires_grad=True)
+    filters = torch.randn(4, kernel_size, dtype=torch.float64, generator=generator)
+    out = torch.nn.functional.conv1d(x[:, None], filters[:, None], stride=stride)
+    grad = torch.randn(out.shape, dtype=torch.float64, generator=generator)
+    expected, = torch.autograd.grad(out, x, grad)
+    for chunk_elements in (1 << 20, 50):  # whole batch, and one row per chunk
+        got = _conv._input_grad(grad, filters, stride, n_samples, chunk_elements)
+        torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
+
+
+@requires_torch
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("symmetric", [False, True], ids=["asymmetric", "symmetric"])
 @pytest.mark.parametrize("stride", [1, 2, 5, 16])

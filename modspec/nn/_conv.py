@@ -17,6 +17,10 @@ Two methods, the same as :func:`modspec.kernels.cpu.correlate`'s:
   products are real, half the work of complex ones.
 
 Both are :class:`torch.autograd.Function` s with hand-written backward passes.
+The FFT method's input gradient is the output gradient, upsampled by the
+stride, convolved with the filters and summed over them: the spectrum of the
+upsampled gradient is the short FFT of the gradient read cyclically, so a row
+costs one short FFT per filter and one inverse FFT (see :func:`_input_grad`).
 On CPU they work in chunks of rows (or of blocks) whose intermediates stay in
 cache and in memory that the allocator reuses: torch does not cache CPU memory,
 and fresh pages for large intermediates cost about as much as the work on them.
@@ -115,7 +119,7 @@ def correlate(x, filters, stride=1, *, method=None):
     chunk = 1 << 62 if x.is_cuda else _fft_chunk(n_filters, stride, size, x.element_size())
     plan = _FFTPlan(n_samples, kernel_size, stride, size, symmetric, chunk)
     tables = _fold_tables(stride, size, kernel_size, symmetric, x.device)
-    return _FFT.apply(x, _filter_factors(filters, stride, size, tables), plan, tables)
+    return _FFT.apply(x, _filter_factors(filters, stride, size, tables), plan, tables, filters.detach())
 
 
 def _kernel_path(x):
@@ -301,19 +305,68 @@ def _with_rotation(Y):
     return _pairs(torch.cat([Y, 1j * Y], dim=1))
 
 
+def _fast_length(n):
+    """The smallest 2^a or 3 * 2^a >= n (torch's FFTs are fastest at these lengths)."""
+    power = 1 << max(0, (n - 1).bit_length())
+    three = 3 << max(0, (-(-n // 3) - 1).bit_length())
+    return min(power, three)
+
+
+def _input_grad(grad, filters, stride, n_samples, chunk_elements):
+    """The correlation's gradient with respect to its input, (n_rows, n_samples).
+
+    ``out[f, t] = sum_j x[t s + j] h_f[j]`` has the input gradient
+    ``sum_f (u_f * h_f)``, ``u_f`` the output gradient upsampled by the
+    stride (``u_f[t s] = g_f[t]``): a linear convolution, done as one product
+    of spectra per filter and one inverse FFT per row of length N = s M. The
+    spectrum of ``u_f`` repeats every M bins, so it is the FFT of ``g_f``
+    itself at M points, read cyclically: no upsampled signal is formed.
+    Frames that do not overlap (``s >= K``) take one matrix product instead.
+    ``chunk_elements`` bounds the intermediates of a chunk of rows.
+    """
+    n_rows, n_filters, n_out = grad.shape
+    kernel_size = filters.shape[1]
+    if stride >= kernel_size:
+        # Frames that do not overlap: each is the filters weighted by its outputs' gradients, and
+        # the samples between and after them get none (zeroed alone: a full zero fill costs more).
+        out = grad.new_empty(n_rows, n_samples)
+        frames = out.as_strided((n_rows, n_out, kernel_size), (n_samples, stride, 1))
+        out.as_strided((n_rows, n_out - 1, stride - kernel_size), (n_samples, stride, 1), kernel_size).zero_()
+        out[:, (n_out - 1) * stride + kernel_size :] = 0
+        rows = max(1, chunk_elements // (n_out * kernel_size))
+        for r0 in range(0, n_rows, rows):
+            g = grad[r0 : r0 + rows].transpose(1, 2).reshape(-1, n_filters)  # (row * frame, filter): one product
+            frames[r0 : r0 + rows] = torch.matmul(g, filters).view(-1, n_out, kernel_size)
+        return out
+    # The convolution spans (n_out - 1) s + K samples: N = s M must hold it (and M the n_out values).
+    M = _fast_length(max(n_out, -(-((n_out - 1) * stride + kernel_size) // stride)))
+    N = stride * M
+    H = torch.fft.rfft(filters, n=N)  # (filter, bin)
+    wrap = torch.arange(N // 2 + 1, device=grad.device) % M
+    n_kept = min(N, n_samples)
+    out = grad.new_empty(n_rows, n_samples)
+    out[:, n_kept:] = 0  # samples no output reads
+    rows = max(1, chunk_elements // (n_filters * (N // 2 + 1)))
+    for r0 in range(0, n_rows, rows):
+        g = grad[r0 : r0 + rows]
+        U = torch.fft.rfft(g, n=N) if stride == 1 else torch.fft.fft(g, n=M)[..., wrap]
+        out[r0 : r0 + rows, :n_kept] = torch.fft.irfft((U * H).sum(dim=1), n=N)[:, :n_kept]
+    return out
+
+
 class _FFT(torch.autograd.Function):
     """Strided overlap-save correlation of x with the filter factors C, chunk by chunk of blocks."""
 
     @staticmethod
-    def forward(ctx, x, C, plan, tables):
+    def forward(ctx, x, C, plan, tables, filters):
         n_rows = x.shape[0]
         n_filters = C.shape[1]
         # Real matrices of the fold: Re C for linear-phase filters, else [Re C | Im C].
         A = C.real.contiguous() if plan.symmetric else torch.cat([C.real, C.imag], dim=-1)
         out = x.new_empty(n_rows, n_filters, plan.n_out)
-        # Without an input gradient the backward pass needs only the spectra: keep them (about
-        # twice the signal's size) rather than recompute them.
-        ctx.spectra = [] if ctx.needs_input_grad[1] and not ctx.needs_input_grad[0] else None
+        # The filter gradient needs the blocks' spectra: keep them (about twice the signal's
+        # size) rather than recompute them.
+        ctx.spectra = [] if ctx.needs_input_grad[1] else None
         for r0, r1, b0, b1 in plan.chunks(n_rows):
             Y = _block_spectra(x[r0:r1, slice(*plan.samples(b0, b1))], b1 - b0, plan, tables)
             if ctx.spectra is not None:
@@ -325,50 +378,36 @@ class _FFT(torch.autograd.Function):
             y = y.view(n_filters, r1 - r0, b1 - b0, plan.size)[..., : plan.n_valid].transpose(0, 1)
             t0, t1 = b0 * plan.n_valid, min(plan.n_out, b1 * plan.n_valid)
             _copy_blocks(y, out[r0:r1, :, t0:t1])
-        ctx.save_for_backward(x, C, A)
+        ctx.save_for_backward(C, A, filters)
         ctx.plan, ctx.tables = plan, tables
+        ctx.n_rows, ctx.chunk_elements = n_rows, (1 << 26) if x.is_cuda else _CHUNK_BYTES // (2 * x.element_size())
         return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
-        x, C, A = ctx.saved_tensors
+        C, A, filters = ctx.saved_tensors
         plan, tables = ctx.plan, ctx.tables
-        weights = tables[3].to(grad.dtype)[:, None, None]
-        n_rows = x.shape[0]
-        n_filters = C.shape[1]
-        grad_x = torch.zeros_like(x) if ctx.needs_input_grad[0] else None
-        grad_C = torch.zeros_like(C) if ctx.needs_input_grad[1] else None
-        for i, (r0, r1, b0, b1) in enumerate(plan.chunks(n_rows)):
-            # Adjoint of the inverse real FFT and of the block layout.
-            t0, t1 = b0 * plan.n_valid, min(plan.n_out, b1 * plan.n_valid)
-            g = grad[r0:r1, :, t0:t1].transpose(0, 1)
-            g = torch.nn.functional.pad(g, (0, (b1 - b0) * plan.n_valid - (t1 - t0)))
-            g = torch.fft.rfft(g.reshape(-1, plan.n_valid), n=plan.size, dim=-1)  # (filter * row * block, bin)
-            # To (bin, filter * row * block) for the products, again a 2-D transpose; the adjoint's
-            # weights go on the products' (smaller) results.
-            gZ = _pairs(g.t().contiguous().view(plan.n_bins, n_filters, -1))
-            s0, s1 = plan.samples(b0, b1)
-            if ctx.spectra is not None:
-                Y = ctx.spectra[i]
-            else:
-                with torch.enable_grad():
-                    segment = x[r0:r1, s0:s1].detach().requires_grad_(grad_x is not None)
-                    Y = _block_spectra(segment, b1 - b0, plan, tables)
-            if grad_C is not None:
+        grad_x = grad_C = None
+        if ctx.needs_input_grad[0]:
+            grad_x = _input_grad(grad, filters, plan.stride, plan.n_samples, ctx.chunk_elements)
+        if ctx.needs_input_grad[1]:
+            weights = tables[3].to(grad.dtype)[:, None, None]
+            n_filters = C.shape[1]
+            grad_C = torch.zeros_like(C)
+            for (r0, r1, b0, b1), Y in zip(plan.chunks(ctx.n_rows), ctx.spectra):
+                # Adjoint of the inverse real FFT and of the block layout.
+                t0, t1 = b0 * plan.n_valid, min(plan.n_out, b1 * plan.n_valid)
+                g = grad[r0:r1, :, t0:t1].transpose(0, 1)
+                g = torch.nn.functional.pad(g, (0, (b1 - b0) * plan.n_valid - (t1 - t0)))
+                g = torch.fft.rfft(g.reshape(-1, plan.n_valid), n=plan.size, dim=-1)  # (filter * row * block, bin)
+                # To (bin, filter * row * block) for the products, again a 2-D transpose; the adjoint's
+                # weights go on the products' (smaller) results.
+                gZ = _pairs(g.t().contiguous().view(plan.n_bins, n_filters, -1))
                 # dL/dC = gZ Y^H: real part against Y, imaginary part against iY.
-                g_C = torch.matmul(gZ, _with_rotation(Y.detach()).transpose(1, 2))
+                g_C = torch.matmul(gZ, _with_rotation(Y).transpose(1, 2))
                 grad_C += torch.complex(g_C[..., : plan.stride], g_C[..., plan.stride :]) * weights
-            if grad_x is not None:
-                g_Y = torch.matmul(A.transpose(1, 2), gZ).view(plan.n_bins, A.shape[2], -1, 2)
-                g_Y = torch.view_as_complex(g_Y) * weights
-                if not plan.symmetric:
-                    # Y entered as [Y; iY]: the gradient of iY reaches Y times -i.
-                    g_Y = g_Y[:, : plan.stride] - 1j * g_Y[:, plan.stride :]
-                # Segments of one row overlap by L - hop samples: their gradients add up.
-                grad_x[r0:r1, s0:s1] += torch.autograd.grad(Y, segment, g_Y)[0]
-        ctx.spectra = None
-        return grad_x, grad_C, None, None
+        return grad_x, grad_C, None, None, None
 
 
 class _FFTKernel(torch.autograd.Function):
