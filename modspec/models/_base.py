@@ -50,9 +50,9 @@ class TaggingModel(nn.Module):
     ``forward`` returns logits; :meth:`predict` applies the activation of the
     loss (sigmoid or softmax). Under ``torch.autocast`` (mixed-precision
     training) only the back end runs in reduced precision: the front end
-    computes at the waveform's precision. :meth:`predict_clip` slides the training window
-    over whole clips and averages the window predictions, as Dieleman &
-    Schrauwen (2014) and the papers after them evaluate.
+    computes at the waveform's precision. :meth:`predict_clip` slides the
+    training window over whole clips and averages the window predictions, as
+    Dieleman & Schrauwen (2014) and the papers after them evaluate.
     """
 
     def __init__(self, frontend, backend, *, sample_rate, n_samples, n_classes, loss="bce"):

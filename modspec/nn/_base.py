@@ -45,7 +45,8 @@ def full_precision(forward):
     takes powers of two only), so under autocast the decorated ``forward``
     receives such an input as float32 and computes with autocast disabled;
     the back end that follows is autocast again. Outside autocast nothing
-    changes: a float16 input is refused by the dtype checks as before.
+    changes: a float16 input is refused by the modules that check dtypes and
+    computed in float16 by the others, as before.
     """
 
     @functools.wraps(forward)
