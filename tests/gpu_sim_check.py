@@ -519,6 +519,11 @@ def feature_errors():
     raises(_backend.NoGPUPathError, "CuPy cut-offs has no GPU path yet", mf.sinc_filterbank, y, 8000, n_filters=2,
            kernel_size=31, low_hz=_device(np.array([100.0, 300.0])), high_hz=np.array([200.0, 900.0]))
     raises(ParameterError, "non-finite", mf.scattering, bad, J=3)
+    S = np.abs(noise((2, 3, 40), np.float32))
+    taps = noise((2, 5), np.float32)
+    raises(ParameterError, "filters is a CuPy array but S is not", mf.modulation_filterbank, S, filters=_device(taps))
+    taps[0, 1] = np.inf
+    raises(ParameterError, "filters contains non-finite", mf.modulation_filterbank, _device(S), filters=_device(taps))
     raises(ParameterError, "J=9", mf.jtfs, y, J=9, J_fr=1, Q=2)
     # The memory check runs before anything is allocated.
     FREE_BYTES[0] = 100

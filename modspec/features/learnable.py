@@ -82,6 +82,16 @@ def sinc_filterbank(
         return _backend.gpu().sinc_filterbank(y=y, sr=sr, n_filters=n_filters, kernel_size=kernel_size, stride=stride,
             fmin=fmin, fmax=fmax, min_low_hz=min_low_hz, min_band_hz=min_band_hz, low_hz=low_hz, high_hz=high_hz,
             rectify=rectify)
+    bank, stride, rectify = _sinc_setup(y, sr, n_filters, kernel_size, stride, fmin, fmax, min_low_hz, min_band_hz,
+                                        low_hz, high_hz, rectify)
+    y2, lead = _flatten_batch(y, 1)
+    out = cpu.correlate(y2, bank, stride, rectify=rectify)
+    return out.reshape(lead + out.shape[1:])
+
+
+def _sinc_setup(y, sr, n_filters, kernel_size, stride, fmin, fmax, min_low_hz, min_band_hz, low_hz, high_hz,
+                rectify):
+    """Validated ``(filters (n_filters, K) host array, stride, rectify)`` of a sinc_filterbank call (both backends)."""
     check_audio(y)
     stride = check_positive_int("stride", stride)
     rectify = check_choice("rectify", rectify, RECTIFIERS)
@@ -94,9 +104,7 @@ def sinc_filterbank(
         raise ParameterError(
             f"y has {y.shape[-1]} samples, fewer than kernel_size={kernel_size}; pass a longer signal or a smaller kernel"
         )
-    y2, lead = _flatten_batch(y, 1)
-    out = cpu.correlate(y2, bank.filters, stride, rectify=rectify)
-    return out.reshape(lead + out.shape[1:])
+    return bank.filters, stride, rectify
 
 
 @functools.lru_cache(maxsize=32)

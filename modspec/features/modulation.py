@@ -106,18 +106,54 @@ def _check_axis(axis, ndim):
 
 
 def _check_bank(bank, dtype):
-    """An explicit filter bank, (n_filters, kernel_size), as a C-contiguous array of ``dtype``."""
-    array = np.asarray(bank)
-    real = np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)
-    if np.iscomplexobj(array) or not real:
+    """An explicit filter bank, (n_filters, kernel_size), as a C-contiguous array of ``dtype``.
+
+    NumPy arrays and sequences give a NumPy array, CuPy arrays a CuPy array
+    (checked on their device).
+    """
+    xp = _backend.get_array_module(bank)
+    array = xp.asarray(bank)
+    if array.dtype.kind not in "fiu":
         raise ParameterError(f"filters has dtype {array.dtype}; pass real filter taps (float32 or float64)")
     if array.ndim != 2 or 0 in array.shape:
         raise ParameterError(
             f"filters has shape {array.shape}; it must be 2-D (n_filters, kernel_size) with at least one tap"
         )
-    if not np.isfinite(array).all():
+    if not bool(xp.isfinite(array).all()):
         raise ParameterError("filters contains non-finite values (NaN or inf)")
-    return np.ascontiguousarray(array, dtype=dtype)
+    return xp.ascontiguousarray(array, dtype=dtype)
+
+
+def _modulation_setup(S, frame_rate, kind, n_filters, kernel_size, stride, padding, max_mod_hz, min_mod_hz, filters,
+                      rectify):
+    """Validated ``(bank, stride, left, right, n_out)`` of a modulation_filterbank call, for both backends.
+
+    ``bank`` (n_filters, K) is the given ``filters`` (NumPy or CuPy, as given)
+    or a designed host array, which the GPU path moves to the device.
+    Finiteness of ``S`` is not checked here: see :func:`modulation_filterbank`.
+    """
+    check_float_array("S", S, min_ndim=2)
+    stride = check_positive_int("stride", stride)
+    check_choice("padding", padding, PADDINGS)
+    check_choice("kind", kind, KINDS)
+    check_choice("rectify", rectify, RECTIFIERS)
+    frame_rate = check_sample_rate("frame_rate", frame_rate, allow_none=True)
+    if filters is not None:
+        bank = _check_bank(filters, S.dtype)
+    elif kind == "sinc":
+        if frame_rate is None:
+            raise ParameterError(
+                "frame_rate=None: kind='sinc' designs its filters in Hz and needs the envelopes' sample rate "
+                "(frame_rate=sr / hop_length for a spectrogram)"
+            )
+        bank = _design.modulation_sinc(
+            n_filters, kernel_size, frame_rate=frame_rate, max_mod_hz=max_mod_hz, min_mod_hz=min_mod_hz,
+            dtype=S.dtype,
+        ).filters
+    else:
+        bank = _design.modulation_fir_init(n_filters, kernel_size, dtype=S.dtype)
+    left, right, n_out = modulation_frame_geometry(S.shape[-1], bank.shape[1], stride, padding)
+    return bank, stride, left, right, n_out
 
 
 # --------------------------------------------------------------------------- envelopes
@@ -388,28 +424,12 @@ def modulation_filterbank(
     # Finiteness is checked on the (smaller) output below: a NaN or inf that any
     # filter reads makes its outputs non-finite, and reading S once more would
     # cost as much as the filtering itself.
-    check_float_array("S", S, min_ndim=2)
-    stride = check_positive_int("stride", stride)
-    check_choice("padding", padding, PADDINGS)
-    check_choice("kind", kind, KINDS)
-    check_choice("rectify", rectify, RECTIFIERS)
-    frame_rate = check_sample_rate("frame_rate", frame_rate, allow_none=True)
-    if filters is not None:
-        bank = _check_bank(filters, S.dtype)
-    elif kind == "sinc":
-        if frame_rate is None:
-            raise ParameterError(
-                "frame_rate=None: kind='sinc' designs its filters in Hz and needs the envelopes' sample rate "
-                "(frame_rate=sr / hop_length for a spectrogram)"
-            )
-        bank = _design.modulation_sinc(
-            n_filters, kernel_size, frame_rate=frame_rate, max_mod_hz=max_mod_hz, min_mod_hz=min_mod_hz,
-            dtype=S.dtype,
-        ).filters
-    else:
-        bank = _design.modulation_fir_init(n_filters, kernel_size, dtype=S.dtype)
+    bank, stride, left, right, n_out = _modulation_setup(
+        S, frame_rate, kind, n_filters, kernel_size, stride, padding, max_mod_hz, min_mod_hz, filters, rectify
+    )
+    if _backend.is_cupy(bank):
+        raise ParameterError("filters is a CuPy array but S is not; pass both on the same device")
     kernel_size = bank.shape[1]
-    left, right, n_out = modulation_frame_geometry(S.shape[-1], kernel_size, stride, padding)
     x = np.ascontiguousarray(S.reshape(-1, S.shape[-1]))
     out = cpu.correlate(x, bank, stride, left=left, right=right, rectify=rectify)
     if all_pass:

@@ -198,6 +198,32 @@ def band_support(weights):
     return starts, stops
 
 
+def _mel_setup(y, S, sr, n_fft, power, n_mels, fmin, fmax, htk, norm):
+    """Validated ``(n_fft, power, dtype, (weights, starts, stops))`` of a melspectrogram call, for both backends.
+
+    Exactly one of ``y`` and ``S``; the sparse mel bank is a host array
+    (memoised), which the GPU path moves to the device.
+    """
+    if (y is None) == (S is None):
+        raise ParameterError("give exactly one of y (signal) or S (spectrogram)")
+    if y is not None:
+        check_audio(y)
+        power = check_power(power)
+        dtype = y.dtype
+    else:
+        check_spectrogram(S)
+        dtype = S.dtype
+        n_fft = check_positive_int("n_fft", n_fft)
+        if S.shape[-2] != 1 + n_fft // 2:
+            raise ParameterError(
+                f"S has {S.shape[-2]} frequency bins but n_fft={n_fft} gives {1 + n_fft // 2}; "
+                f"pass n_fft={2 * (S.shape[-2] - 1)}"
+            )
+    # Designing first validates the mel arguments and warns about empty bands on every call.
+    filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm, dtype=dtype)
+    return n_fft, power, dtype, _sparse_mel(sr, n_fft, n_mels, fmin, fmax, htk, norm, np.dtype(dtype))
+
+
 @_backend.on_input_device
 def melspectrogram(
     y=None,
@@ -257,24 +283,7 @@ def melspectrogram(
         return _backend.gpu().melspectrogram(y=y, sr=sr, S=S, n_fft=n_fft, hop_length=hop_length,
             win_length=win_length, window=window, center=center, pad_mode=pad_mode, power=power, n_mels=n_mels,
             fmin=fmin, fmax=fmax, htk=htk, norm=norm)
-    if (y is None) == (S is None):
-        raise ParameterError("give exactly one of y (signal) or S (spectrogram)")
-    if y is not None:
-        check_audio(y)
-        power = check_power(power)
-        dtype = y.dtype
-    else:
-        check_spectrogram(S)
-        dtype = S.dtype
-        n_fft = check_positive_int("n_fft", n_fft)
-        if S.shape[-2] != 1 + n_fft // 2:
-            raise ParameterError(
-                f"S has {S.shape[-2]} frequency bins but n_fft={n_fft} gives {1 + n_fft // 2}; "
-                f"pass n_fft={2 * (S.shape[-2] - 1)}"
-            )
-    # Designing first validates the mel arguments and warns about empty bands on every call.
-    filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm, dtype=dtype)
-    weights, starts, stops = _sparse_mel(sr, n_fft, n_mels, fmin, fmax, htk, norm, dtype)
+    n_fft, power, dtype, (weights, starts, stops) = _mel_setup(y, S, sr, n_fft, power, n_mels, fmin, fmax, htk, norm)
     if y is not None:
         return _stft(
             y, n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window, center=center,

@@ -47,15 +47,7 @@ import warnings
 import numpy as np
 
 from modspec import _backend, filters
-from modspec.errors import (
-    ParameterError,
-    check_audio,
-    check_choice,
-    check_float_array,
-    check_positive_int,
-    check_power,
-    check_spectrogram,
-)
+from modspec.errors import ParameterError, check_audio, check_positive_int, check_power
 
 __all__ = [
     "harmonic_spectrogram", "kernels", "melspectrogram", "modulation_filterbank", "sinc_filterbank", "spectrogram",
@@ -449,29 +441,9 @@ def melspectrogram(
 
     The mel bank is designed in NumPy (memoised) and copied once per device.
     """
-    from modspec.features.spectral import _sparse_mel
+    from modspec.features.spectral import _mel_setup
 
-    if (y is None) == (S is None):
-        raise ParameterError("give exactly one of y (signal) or S (spectrogram)")
-    if y is not None:
-        if not _backend.is_cupy(y):
-            raise ParameterError("y is a NumPy array while S is on the GPU; pass one CuPy array")
-        check_audio(y)
-        power = check_power(power)
-        dtype = y.dtype
-    else:
-        if not _backend.is_cupy(S):
-            raise ParameterError("S must be a CuPy array on the GPU path")
-        check_spectrogram(S)
-        dtype = S.dtype
-        n_fft = check_positive_int("n_fft", n_fft)
-        if S.shape[-2] != 1 + n_fft // 2:
-            raise ParameterError(
-                f"S has {S.shape[-2]} frequency bins but n_fft={n_fft} gives {1 + n_fft // 2}; "
-                f"pass n_fft={2 * (S.shape[-2] - 1)}"
-            )
-    filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm, dtype=dtype)
-    bands = _sparse_mel(sr, n_fft, n_mels, fmin, fmax, htk, norm, np.dtype(dtype))
+    n_fft, power, _, bands = _mel_setup(y, S, sr, n_fft, power, n_mels, fmin, fmax, htk, norm)
     if y is not None:
         return _stft(y, n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window, center=center,
                      pad_mode=pad_mode, reduce="power", exponent=power, bands=bands)
@@ -527,24 +499,14 @@ def sinc_filterbank(
     The bank is designed in NumPy (cut-offs as NumPy arrays or sequences)
     and copied once per device.
     """
-    from modspec.features.learnable import RECTIFIERS
+    from modspec.features.learnable import _sinc_setup
 
-    check_audio(y)
-    stride = check_positive_int("stride", stride)
-    rectify = check_choice("rectify", rectify, RECTIFIERS)
     if _backend.is_cupy(low_hz) or _backend.is_cupy(high_hz):
         raise _backend.no_gpu_path("sinc_filterbank with CuPy cut-offs", hint="pass low_hz, high_hz as NumPy arrays")
-    bank = filters.sinc_bandpass(
-        n_filters, kernel_size, sr=sr, fmin=fmin, fmax=fmax, min_low_hz=min_low_hz, min_band_hz=min_band_hz,
-        low_hz=low_hz, high_hz=high_hz, dtype=y.dtype,
-    )
-    kernel_size = bank.filters.shape[1]
-    if y.shape[-1] < kernel_size:
-        raise ParameterError(
-            f"y has {y.shape[-1]} samples, fewer than kernel_size={kernel_size}; pass a longer signal or a smaller kernel"
-        )
+    bank, stride, rectify = _sinc_setup(y, sr, n_filters, kernel_size, stride, fmin, fmax, min_low_hz, min_band_hz,
+                                        low_hz, high_hz, rectify)
     y2, lead = _flatten_batch(y, 1)
-    out = correlate(y2, _backend.to_device(bank.filters, y), stride, rectify=rectify)
+    out = correlate(y2, _backend.to_device(bank, y), stride, rectify=rectify)
     return out.reshape(lead + out.shape[1:])
 
 
@@ -579,24 +541,6 @@ def harmonic_spectrogram(
 # --------------------------------------------------------------------------- modulation
 
 
-def _device_bank(bank, S):
-    """An explicit filter bank (NumPy, sequence or CuPy) as a validated C-contiguous device array."""
-    from modspec.features.modulation import _check_bank
-
-    cupy = _cupy()
-    if not _backend.is_cupy(bank):
-        return cupy.asarray(_check_bank(bank, S.dtype))
-    if bank.dtype.kind not in "fiu":
-        raise ParameterError(f"filters has dtype {bank.dtype}; pass real filter taps (float32 or float64)")
-    if bank.ndim != 2 or 0 in bank.shape:
-        raise ParameterError(
-            f"filters has shape {bank.shape}; it must be 2-D (n_filters, kernel_size) with at least one tap"
-        )
-    if not bool(cupy.isfinite(bank).all()):
-        raise ParameterError("filters contains non-finite values (NaN or inf)")
-    return cupy.ascontiguousarray(bank, dtype=S.dtype)
-
-
 def modulation_filterbank(
     S, *, frame_rate=None, kind="sinc", n_filters=1, kernel_size=101, stride=1, padding="same", all_pass=False,
     max_mod_hz=None, min_mod_hz=0.0, filters=None, rectify=None,
@@ -606,41 +550,21 @@ def modulation_filterbank(
     The 'same' padding is not materialised for the filtered channels: the
     kernel skips the taps that fall outside the envelope.
     """
-    from modspec import filters as design
-    from modspec.errors import check_sample_rate
-    from modspec.features.learnable import RECTIFIERS
-    from modspec.features.modulation import KINDS, PADDINGS, modulation_frame_geometry
+    from modspec.features.modulation import _modulation_setup
 
     cupy = _cupy()
-    check_float_array("S", S, min_ndim=2)
-    stride = check_positive_int("stride", stride)
-    check_choice("padding", padding, PADDINGS)
-    check_choice("kind", kind, KINDS)
-    check_choice("rectify", rectify, RECTIFIERS)
-    frame_rate = check_sample_rate("frame_rate", frame_rate, allow_none=True)
-    if filters is not None:
-        bank = _device_bank(filters, S)
-    elif kind == "sinc":
-        if frame_rate is None:
-            raise ParameterError(
-                "frame_rate=None: kind='sinc' designs its filters in Hz and needs the envelopes' sample rate "
-                "(frame_rate=sr / hop_length for a spectrogram)"
-            )
-        bank = _backend.to_device(design.modulation_sinc(
-            n_filters, kernel_size, frame_rate=frame_rate, max_mod_hz=max_mod_hz, min_mod_hz=min_mod_hz,
-            dtype=S.dtype,
-        ).filters, S)
-    else:
-        bank = _backend.to_device(design.modulation_fir_init(n_filters, kernel_size, dtype=S.dtype), S)
+    bank, stride, left, _, n_out = _modulation_setup(
+        S, frame_rate, kind, n_filters, kernel_size, stride, padding, max_mod_hz, min_mod_hz, filters, rectify
+    )
+    bank = bank if _backend.is_cupy(bank) else _backend.to_device(bank, S)
     kernel_size = bank.shape[1]
-    left, right, n_out = modulation_frame_geometry(S.shape[-1], kernel_size, stride, padding)
     x = cupy.ascontiguousarray(S.reshape(-1, S.shape[-1]))
     out = correlate(x, bank, stride, left=left, n_out=n_out, rectify=rectify)
     if all_pass:
-        # Frame n * stride + (K - 1) // 2 of the padded envelope: the unpadded frame n * stride + centre - left.
-        centre = (kernel_size - 1) // 2
-        padded = cupy.pad(x, ((0, 0), (left, right))) if left or right else x
-        through = padded[:, centre : centre + (n_out - 1) * stride + 1 : stride]
+        # The centre tap (K - 1) // 2 of the padded envelope is frame t * stride of S itself ('same'
+        # pads exactly that many frames on the left, 'valid' none).
+        centre = (kernel_size - 1) // 2 - left
+        through = x[:, centre : centre + (n_out - 1) * stride + 1 : stride]
         out = cupy.concatenate([through[:, None, :], out], axis=1)
     if not bool(cupy.isfinite(out).all()):
         raise ParameterError("S contains non-finite values (NaN or inf) where the modulation filters read it")
