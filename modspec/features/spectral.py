@@ -50,12 +50,8 @@ def _frame_geometry(n_samples, n_fft, hop_length, center):
     return 1 + (n_samples - n_fft) // hop_length, 0
 
 
-def _stft(y, *, n_fft, hop_length, win_length, window, center, pad_mode, reduce, n_out, out_dtype, **kwargs):
-    """Validate the framing, then frame, window, FFT and reduce every block of frames.
-
-    ``y`` is already validated by the caller. Returns the output
-    (..., n_out, n_frames) with ``y``'s leading shape.
-    """
+def _framing_setup(n_fft, hop_length, win_length, pad_mode):
+    """Validated ``(n_fft, win_length, hop_length)`` of an STFT (both backends); hop None is win_length // 4."""
     n_fft = check_positive_int("n_fft", n_fft)
     win_length = n_fft if win_length is None else check_positive_int("win_length", win_length)
     if hop_length is None:
@@ -65,6 +61,16 @@ def _stft(y, *, n_fft, hop_length, win_length, window, center, pad_mode, reduce,
     hop_length = check_positive_int("hop_length", hop_length)
     if pad_mode not in _PAD_MODES:
         raise ParameterError(f"pad_mode={pad_mode!r} is not supported; use one of {_PAD_MODES}")
+    return n_fft, win_length, hop_length
+
+
+def _stft(y, *, n_fft, hop_length, win_length, window, center, pad_mode, reduce, n_out, out_dtype, **kwargs):
+    """Validate the framing, then frame, window, FFT and reduce every block of frames.
+
+    ``y`` is already validated by the caller. Returns the output
+    (..., n_out, n_frames) with ``y``'s leading shape.
+    """
+    n_fft, win_length, hop_length = _framing_setup(n_fft, hop_length, win_length, pad_mode)
     w = filters.get_window(window, n_fft, win_length=win_length, dtype=y.dtype)
     y2, lead = _flatten_batch(y, 1)
     n_frames, pad = _frame_geometry(y2.shape[-1], n_fft, hop_length, bool(center))

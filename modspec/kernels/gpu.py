@@ -354,18 +354,10 @@ def _flatten_batch(x, n_trailing):
 
 def _stft(y, *, n_fft, hop_length, win_length, window, center, pad_mode, reduce, exponent=2.0, bands=None):
     """Frame, window, rfft, reduce: the GPU twin of ``modspec.features.spectral._stft``."""
-    from modspec.features.spectral import _PAD_MODES, _frame_geometry
+    from modspec.features.spectral import _frame_geometry, _framing_setup
 
     cupy = _cupy()
-    n_fft = check_positive_int("n_fft", n_fft)
-    win_length = n_fft if win_length is None else check_positive_int("win_length", win_length)
-    if hop_length is None:
-        if win_length < 4:
-            raise ParameterError(f"hop_length=None gives win_length // 4 = 0 for win_length={win_length}; pass hop_length")
-        hop_length = win_length // 4
-    hop_length = check_positive_int("hop_length", hop_length)
-    if pad_mode not in _PAD_MODES:
-        raise ParameterError(f"pad_mode={pad_mode!r} is not supported; use one of {_PAD_MODES}")
+    n_fft, win_length, hop_length = _framing_setup(n_fft, hop_length, win_length, pad_mode)
     if _backend.is_cupy(window):
         raise _backend.no_gpu_path("a CuPy window array", hint="pass the window as a NumPy array or a name")
     w = _backend.to_device(filters.get_window(window, n_fft, win_length=win_length, dtype=y.dtype), y)
