@@ -48,10 +48,9 @@ def _device(array, like):
     return _backend.to_device(array, like, cache=True)
 
 
-def _indices(values, like):
-    cupy = gpu._cupy()
-    with cupy.cuda.Device(_backend.device_id(like)):
-        return cupy.asarray(np.asarray(values, dtype=np.int64))
+def _indices(values):
+    """Row indices on the device (the current one: features run with their input's device current)."""
+    return gpu._cupy().asarray(np.asarray(values, dtype=np.int64))
 
 
 def _reflect_padded(x, geometry):
@@ -119,8 +118,8 @@ def scattering(x, plan):
     first, count = plan.first, plan.count
 
     # Order 0.
-    batch = _indices(np.arange(B), x)
-    zeros = _indices(np.zeros(B), x)
+    batch = _indices(np.arange(B))
+    zeros = _indices(np.zeros(B))
     Z0 = _fold(X, Np, batch, zeros, plan.phi0, plan.M0, x)
     S0 = cupy.fft.irfft(Z0[:, : plan.M0 // 2 + 1], n=plan.M0, axis=-1)
     out[:, 0] = S0[:, first : first + count]
@@ -141,9 +140,9 @@ def _first_order(plan, X, k1, kids, b_rows, n1_rows, out, like):
     Np = plan.geometry.n_padded
     M1 = Np >> k1
     g = b_rows.size
-    b_idx = _indices(b_rows, like)
-    p1_idx = _indices(1 + n1_rows, like)
-    U = cupy.fft.ifft(_fold(X, Np, b_idx, _indices(n1_rows, like), plan.psi1, M1, like), axis=-1)
+    b_idx = _indices(b_rows)
+    p1_idx = _indices(1 + n1_rows)
+    U = cupy.fft.ifft(_fold(X, Np, b_idx, _indices(n1_rows), plan.psi1, M1, like), axis=-1)
     node = plan.s1[k1]
     if not kids:
         _modulus_lowpass(U, node, plan.first, b_idx, p1_idx, out, like)
@@ -153,14 +152,14 @@ def _first_order(plan, X, k1, kids, b_rows, n1_rows, out, like):
     del U
     H = cupy.fft.rfft(A, axis=-1)
     del A
-    local = _indices(np.arange(g), like)
-    zeros = _indices(np.zeros(g), like)
+    local = _indices(np.arange(g))
+    zeros = _indices(np.zeros(g))
     Zs = _fold(H, M1, local, zeros, node.phi_arc, node.phi_M, like)
     S = cupy.fft.irfft(Zs[:, : node.phi_M // 2 + 1], n=node.phi_M, axis=-1)
     out[b_idx, p1_idx] = S[:, plan.first : plan.first + plan.count]
     for n2 in kids:
         child = plan.s2[k1, n2]
-        p2_idx = _indices([plan.path2[a, n2] for a in n1_rows.tolist()], like)
+        p2_idx = _indices([plan.path2[a, n2] for a in n1_rows.tolist()])
         U2 = cupy.fft.ifft(_fold(H, M1, local, zeros, child.arc, child.M, like), axis=-1)
         _modulus_lowpass(U2, child, plan.first, b_idx, p2_idx, out, like)
 
@@ -185,8 +184,8 @@ def scalogram(x, plan):
     n_rows = np.repeat(np.arange(plan.n_filters), B)
     size = _rows_per_chunk(M)
     for lo in range(0, b_rows.size, size):
-        b_idx = _indices(b_rows[lo : lo + size], x)
-        n_idx = _indices(n_rows[lo : lo + size], x)
+        b_idx = _indices(b_rows[lo : lo + size])
+        n_idx = _indices(n_rows[lo : lo + size])
         U = cupy.fft.ifft(_fold(X, Np, b_idx, n_idx, plan.psi1, M, x), axis=-1)
         A = cupy.empty(U.shape, dtype=plan.dtype)
         gpu.launch(gpu.kernels(plan.dtype).modulus, A.size, U, A)
@@ -256,7 +255,7 @@ def jtfs(x, plan):
         size = max(1, _rows_per_chunk(Np) // B)
         for lo in range(0, n1s.size, size):
             chunk = n1s[lo : lo + size]
-            sub = _subsample_fourier(X[:, None, :] * psi1[_indices(chunk, x)][None], k1)
+            sub = _subsample_fourier(X[:, None, :] * psi1[_indices(chunk)][None], k1)
             U = cupy.abs(cupy.fft.ifft(sub, axis=-1))
             U_hat = cupy.fft.fft(U, axis=-1)
             U1_hat[k1][:, lo : lo + chunk.size] = U_hat
@@ -305,8 +304,8 @@ def _second_order(plan, second, levels, U1_hat, B, like):
         chunk = min(size, B - lo)
         Y = cupy.matmul(maps, Y2[lo : lo + chunk]).reshape(chunk * R, L)
         S = cupy.empty((chunk, R, count), dtype=plan.dtype)
-        b_idx = _indices(np.repeat(np.arange(chunk), R), like)
-        p_idx = _indices(np.tile(np.arange(R), chunk), like)
+        b_idx = _indices(np.repeat(np.arange(chunk), R))
+        p_idx = _indices(np.tile(np.arange(R), chunk))
         _modulus_lowpass(Y, second, plan.frames.start, b_idx, p_idx, S, like)
         for i, coef in enumerate(_outputs(second.block, S, like)):
             outputs[i].append(coef)
