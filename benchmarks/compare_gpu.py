@@ -4,6 +4,9 @@ A batch of 64 five-second excerpts at 16 kHz, float32 (``(64, 80000)``),
 already on the device: host-to-device transfer is timed apart (the ``transfer``
 section) and excluded from every other figure. Sections:
 
+- ``launch``: the host-side cost of one kernel launch (numba.cuda through
+  ``modspec.kernels.gpu.launch``, CuPy, torch) on a tiny array: what each
+  kernel of a modspec GPU call costs before the GPU does any work;
 - ``melspectrogram``: ``modspec.features.melspectrogram`` on a CuPy array
   (n_fft 512, hop 256, 96 mels) against ``torch.stft`` + ``|X|^2`` + a
   ``torch.matmul`` with the same mel matrix, torchaudio's ``MelSpectrogram``
@@ -221,6 +224,43 @@ def transfer_section(cupy, torch, y):
     return result
 
 
+LAUNCHES = 200
+
+
+def launch_section(cupy, torch):
+    """Host-side cost of one kernel launch on a tiny array: numba.cuda (``modspec.kernels.gpu.launch``), CuPy, torch.
+
+    ``LAUNCHES`` back-to-back launches of an elementwise modulus on 64
+    complex64 values, then one synchronisation; median over 5 repeats of the
+    time per launch. The GPU work is negligible, so this is the dispatch cost
+    that every modspec GPU call pays per kernel (numba's launches go through
+    Python argument handling, CuPy's and torch's through compiled code).
+    """
+    from modspec.kernels import gpu
+
+    U = cupy.ones((1, 64), dtype=cupy.complex64)
+    A = cupy.empty((1, 64), dtype=cupy.float32)
+    kernel = gpu.kernels(np.float32).modulus
+    launches = {"numba": lambda: gpu.launch(kernel, A.size, U, A), "cupy": lambda: cupy.abs(U, out=A)}
+    if torch is not None and torch.cuda.is_available():
+        U_t, A_t = torch.ones((1, 64), dtype=torch.complex64, device="cuda"), torch.empty((1, 64), device="cuda")
+        launches["torch"] = lambda: torch.abs(U_t, out=A_t)
+    result = {}
+    for name, call in launches.items():
+        samples = []
+        for _ in range(6):
+            cupy.cuda.Device().synchronize()
+            t0 = time.perf_counter()
+            for _ in range(LAUNCHES):
+                call()
+            cupy.cuda.Device().synchronize()
+            if torch is not None and torch.cuda.is_available():
+                torch.cuda.synchronize()
+            samples.append((time.perf_counter() - t0) / LAUNCHES)
+        result[name] = {"median_s": statistics.median(samples[1:])}
+    return result
+
+
 def melspectrogram_section(device, y, notes, *, rounds):
     import modspec.features as mf
     from modspec import filters
@@ -232,7 +272,7 @@ def melspectrogram_section(device, y, notes, *, rounds):
     if torch is not None:
         y_t = torch.from_numpy(y).cuda()
         window = torch.hann_window(N_FFT, periodic=True, device="cuda")
-        mel = torch.from_numpy(np.ascontiguousarray(filters.mel(sr=SR, n_fft=N_FFT, n_mels=N_MELS))).cuda()
+        mel = torch.from_numpy(np.array(filters.mel(sr=SR, n_fft=N_FFT, n_mels=N_MELS))).cuda()  # a writable copy
 
         def torch_mel():
             with torch.inference_mode():
@@ -283,8 +323,8 @@ def _conv_section(device, x, modspec_call, bank, stride, padding, notes, *, roun
     x_gpu = cupy.asarray(x)
     funcs = {"modspec": ("cupy", lambda: modspec_call(x_gpu))}
     if torch is not None:
-        x_t = torch.from_numpy(np.ascontiguousarray(x.reshape(-1, 1, x.shape[-1]))).cuda()
-        w = torch.from_numpy(np.ascontiguousarray(bank[:, None, :])).cuda()
+        x_t = torch.from_numpy(np.array(x.reshape(-1, 1, x.shape[-1]))).cuda()
+        w = torch.from_numpy(np.array(bank[:, None, :])).cuda()
 
         def torch_conv():
             with torch.inference_mode():
@@ -441,8 +481,8 @@ def _jtfs_torch_peers(torch, y, notes):
     return funcs
 
 
-def measure(*, batch=BATCH, rounds=DEFAULT_ROUNDS, sections=("transfer", "melspectrogram", "sinc", "modulation",
-                                                                 "nn_train", "jtfs")):
+def measure(*, batch=BATCH, rounds=DEFAULT_ROUNDS, sections=("transfer", "launch", "melspectrogram", "sinc",
+                                                                 "modulation", "nn_train", "jtfs")):
     """Run the sections; the result as a JSON-able dict (``{"skipped": reason}`` without a GPU)."""
     reason = gpu_unavailable_reason()
     if reason is not None:
@@ -466,6 +506,8 @@ def measure(*, batch=BATCH, rounds=DEFAULT_ROUNDS, sections=("transfer", "melspe
     }
     if "transfer" in sections:
         result["sections"]["transfer"] = transfer_section(cupy, device.torch, y)
+    if "launch" in sections:
+        result["sections"]["launch"] = launch_section(cupy, device.torch)
     if "melspectrogram" in sections:
         result["sections"]["melspectrogram"] = melspectrogram_section(device, y, notes, rounds=rounds)
     if "sinc" in sections:
@@ -488,9 +530,14 @@ def format_table(result):
         lines.append("host-to-device transfer (excluded below): " + ", ".join(
             f"{k} {v['median_s'] * 1e3:.2f} ms ({v['gb_per_s']:.1f} GB/s)" for k, v in transfer.items() if k != "bytes"
         ))
+    launch = result["sections"].get("launch")
+    if launch:
+        lines.append("host cost of one kernel launch: " + ", ".join(
+            f"{k} {v['median_s'] * 1e6:.1f} us" for k, v in launch.items()
+        ))
     lines.append(f"{'section':<22}{'library':<16}{'median ms':>11}{'modspec x':>11}{'peak MiB':>10}{'max rel err':>13}")
     for section, entry in result["sections"].items():
-        if section == "transfer":
+        if section in ("transfer", "launch"):
             continue
         if "skipped" in entry:
             lines.append(f"{section:<22}skipped: {entry['skipped']}")

@@ -188,6 +188,26 @@ def kernel_project():
         close(out, expected, dtype, "projection")
 
 
+def kernel_power_project():
+    from modspec import filters
+    from modspec.features.spectral import band_support
+    from modspec.kernels import cpu, gpu
+
+    for dtype in DTYPES:
+        cdtype = np.result_type(dtype, np.complex64)
+        weights = filters.mel(sr=8000, n_fft=32, n_mels=6, dtype=dtype)
+        starts, stops = band_support(weights)
+        X = (noise((2, 5, 17), dtype) + 1j * noise((2, 5, 17), dtype, seed=1)).astype(cdtype)
+        for exponent in (1.0, 2.0, 1.5):
+            out = np.empty((2, 6, 5), dtype=dtype)
+            half = dtype(0.5 * exponent)
+            gpu.launch(gpu.kernels(dtype).power_project, out.size, X, half, weights.copy(), starts, stops, out)
+            expected = np.empty_like(out)
+            for b in range(2):
+                cpu._block_to_bands(X[b], exponent, weights, starts, stops, 0, expected[b])
+            close(out, expected, dtype, f"power projection {exponent}")
+
+
 def kernel_correlate():
     from modspec.kernels import cpu, gpu
 

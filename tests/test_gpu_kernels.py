@@ -62,6 +62,7 @@ for dt, c in (("float32", "complex64"), ("float64", "complex128")):
         "frame": f"void({dt}[:, ::1], {dt}[::1], int64, int64, boolean, {dt}[:, :, ::1])",
         "power": f"void({c}[:, :, ::1], float64, {dt}[:, :, ::1])",
         "project": f"void({dt}[:, :, ::1], {dt}[:, ::1], int64[::1], int64[::1], {dt}[:, :, ::1])",
+        "power_project": f"void({c}[:, :, ::1], {dt}, {dt}[:, ::1], int64[::1], int64[::1], {dt}[:, :, ::1])",
         "correlate": f"void({dt}[:, ::1], {dt}[:, ::1], int64, int64, int64, {dt}[:, :, ::1])",
         "modulus": f"void({c}[:, ::1], {dt}[:, ::1])",
         "modulus_lowpass": (f"void({c}[:, ::1], {dt}[::1], int64, int64, int64, int64[::1], int64[::1], "
@@ -69,6 +70,7 @@ for dt, c in (("float32", "complex64"), ("float64", "complex128")):
         "reflect_pad": f"void({dt}[:, ::1], int64, {dt}[:, ::1])",
         "fold": f"void({c}[:, ::1], int64, int64[::1], int64[::1], int64[::1], int64[::1], {dt}[::1], {c}[:, ::1])",
     }
+    assert set(signatures) == set(vars(k)), set(vars(k)) ^ set(signatures)
     for name, signature in signatures.items():
         ptx, _ = cuda.compile_ptx(getattr(k, name).py_func, signature, cc=(9, 0))
         assert ".entry" in ptx, name
@@ -82,7 +84,7 @@ def test_kernels_compile_to_ptx_without_a_gpu():
     assert proc.returncode == 0, proc.stderr[-3000:]
     if proc.stdout.startswith("NO-NVVM"):
         pytest.skip(f"libNVVM (the CUDA toolkit) is not installed: {proc.stdout.strip()}")
-    assert proc.stdout.count("compiled") == 16, proc.stdout
+    assert proc.stdout.count("compiled") == 18, proc.stdout
 
 
 # --------------------------------------------------------------------------- imports

@@ -19,8 +19,10 @@ numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) against the CPU kernels.
 - ``frame``: framing and windowing with zero or reflect padding, read straight
   from the signal (no padded copy), frame-major for cuFFT's batched rfft;
 - ``power``: ``|X|^p`` transposed to (frequency, time);
-- ``project``: sparse band projections (mel, harmonic triangles): each band
-  reads only its non-zero bins;
+- ``project``: sparse band projections (mel, harmonic triangles) of a
+  spectrogram: each band reads only its non-zero bins;
+- ``power_project``: ``power`` and ``project`` fused, straight from the
+  spectrum (the mel and harmonic spectrograms of a signal);
 - ``correlate``: strided, zero-padded FIR correlation of every row with every
   filter (the sinc filterbank, and the modulation filterbank shared across
   bands), rectification fused;
@@ -90,7 +92,7 @@ def kernels(dtype):
     Returns
     -------
     types.SimpleNamespace
-        The dispatchers ``frame``, ``power``, ``project``, ``correlate``,
+        The dispatchers ``frame``, ``power``, ``project``, ``power_project``, ``correlate``,
         ``reflect_pad``, ``fold``, ``modulus`` and ``modulus_lowpass``; numba
         compiles each on its first launch per device and argument types.
     """
@@ -158,6 +160,32 @@ def _build_kernels(dtype_name):
         acc = zero
         for k in range(starts[m], stops[m]):
             acc += weights[m, k] * S[b, k, t]
+        out[b, m, t] = acc
+
+    @cuda.jit
+    def power_project(X, half, weights, starts, stops, out):  # pragma: no cover
+        """out[b, m, t] = sum_k weights[m, k] |X[b, t, k]|^(2 half) over band m's bins starts[m]:stops[m].
+
+        ``power`` and ``project`` in one pass: |X|^p is never stored (as the
+        CPU's ``_block_to_bands`` per block of frames). ``half`` is half the
+        exponent, of the output's dtype, so float32 work stays in float32.
+        """
+        i = cuda.grid(1)
+        n_batch, n_bands, n_frames = out.shape
+        if i >= n_batch * n_bands * n_frames:
+            return
+        t = i % n_frames
+        m = (i // n_frames) % n_bands
+        b = i // (n_frames * n_bands)
+        acc = zero
+        for k in range(starts[m], stops[m]):
+            z = X[b, t, k]
+            p = z.real * z.real + z.imag * z.imag
+            if half == 0.5:
+                p = math.sqrt(p)
+            elif half != 1.0:
+                p = p**half
+            acc += weights[m, k] * p
         out[b, m, t] = acc
 
     @cuda.jit
@@ -272,7 +300,7 @@ def _build_kernels(dtype_name):
         out[b_idx[r], p_idx[r], m] = acc
 
     return types.SimpleNamespace(
-        frame=frame, power=power, project=project, correlate=correlate, modulus=modulus,
+        frame=frame, power=power, project=project, power_project=power_project, correlate=correlate, modulus=modulus,
         modulus_lowpass=modulus_lowpass, reflect_pad=reflect_pad, fold=fold,
     )
 
@@ -370,7 +398,7 @@ def _stft(y, *, n_fft, hop_length, win_length, window, center, pad_mode, reduce,
     # the reduced output, and a contiguous copy of y if it is a view.
     nbytes = n_batch * n_frames * (n_fft * item + 2 * n_freq * 2 * item)
     if reduce != "complex":
-        nbytes += n_batch * n_frames * (n_freq + (0 if bands is None else bands[0].shape[0])) * item
+        nbytes += n_batch * n_frames * (n_freq if bands is None else bands[0].shape[0]) * item
     if not y.flags.c_contiguous:
         nbytes += n_batch * n_samples * item
     check_memory(nbytes, y, what=f"an STFT (n_fft={n_fft}, {n_frames} frames)", n_batch=n_batch)
@@ -388,11 +416,13 @@ def _stft(y, *, n_fft, hop_length, win_length, window, center, pad_mode, reduce,
     del frames
     if reduce == "complex":
         return X.reshape(lead + X.shape[1:]).swapaxes(-1, -2)
-    P = cupy.empty((n_batch, n_freq, n_frames), dtype=y.dtype)
-    launch(k.power, P.size, X, float(exponent), P)
-    del X
-    if bands is not None:
-        P = _project(P, bands)
+    if bands is None:
+        P = cupy.empty((n_batch, n_freq, n_frames), dtype=y.dtype)
+        launch(k.power, P.size, X, float(exponent), P)
+    else:
+        weights, starts, stops = (_backend.to_device(a, y, cache=True) for a in bands)
+        P = cupy.empty((n_batch, weights.shape[0], n_frames), dtype=y.dtype)
+        launch(k.power_project, P.size, X, y.dtype.type(0.5 * exponent), weights, starts, stops, P)
     return P.reshape(lead + P.shape[1:])
 
 
