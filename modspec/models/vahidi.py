@@ -17,6 +17,8 @@ convolutional layers of 256 channels with batch norm and ReLU, global
 pooling and a dense layer (sigmoid outputs, binary cross-entropy).
 """
 
+import textwrap
+
 from torch import nn
 
 from modspec.errors import ParameterError, check_choice, check_positive_int, check_real
@@ -145,6 +147,91 @@ def modulation_backend(in_channels, n_classes):
     return ConvClassifier(blocks, n_features=N_CHANNELS, n_classes=n_classes, global_pool="max")
 
 
+# The docstring text ModNet and SincModNet share, from ``n_filters`` to the end of the notes they have in
+# common; ``_shared_doc`` puts it in place of the ``..shared::`` line of each builder's docstring.
+_SHARED_DOC = r"""
+n_filters : int > 0
+    Number of modulation filters (Table III compares 5, 10, 15 and 20;
+    20 is the best and the default). Ignored by 'maxpool'.
+kernel_size : int > 0
+    Taps of the modulation filters, or pooling window, in frames (128,
+    Tables I-III).
+stride : int > 0 or None
+    Hop of the modulation layer in frames; None is the paper's: 160 for
+    the filters (Table I; Fig. 4 varies it), 128 for 'maxpool' (Table II).
+r1 : {'relu', 'square', 'abs', None}
+    Nonlinearity after the sinc layer (Table IV; 'relu' in the reported
+    models, None is Table IV's "-").
+r2 : {'square', 'relu', 'abs', None}
+    Nonlinearity after the modulation layer (Table IV; 'square',
+    :math:`|\cdot|^2`, in the reported models).
+norm : {'instance', None}
+    Instance normalisation per modulation channel and example (the
+    reported models), or none.
+duration : float > 0
+    Training window in seconds (5, Section II-C); ``n_samples =
+    round(duration * sample_rate)``. It must give at least
+    ``kernel_size`` sinc frames (0.0954 s at 16 kHz with the defaults).
+
+Returns
+-------
+TaggingModel
+    ``frontend`` (:class:`ModulationFrontEnd`): waveform (B, n_samples)
+    -> (B, n_filters, 80, n_frames), with ``n_frames = (n_sinc - kernel_size)
+    // stride + 1`` and ``n_sinc = (n_samples - 256) // 10 + 1``: (B, 20,
+    80, 50) for 5 s at 16 kHz (max-pooling: (B, 1, 80, 62));
+    ``backend`` (:func:`modulation_backend`) -> logits (B, n_classes);
+    loss 'bce' (sigmoid outputs, multi-label tagging).
+
+Raises
+------
+ParameterError
+    On a value outside the lists above, or a ``duration`` too short for
+    the front end.
+
+Notes
+-----
+Where the paper leaves details open:
+
+- The sinc layer follows SincNet (Ravanelli & Bengio 2018), which the
+  paper builds on: cut-offs initialised on the mel scale from 30 Hz to
+  ``sample_rate / 2 - 100`` Hz, Hamming window, minimum low cut-off and
+  band width 50 Hz (:func:`modspec.filters.sinc_bandpass`).
+- The paper writes the modulation stride both as "160 samples (10 ms)"
+  and as applied to the 1600 Hz envelopes; 160 frames there are 100 ms.
+  Table I's 80-20-128-160 is followed: a 'valid' convolution with hop 160
+  frames, 10 output frames per second, 50 for a 5 s window.
+- "Seven 2D convolutional layers ... similar to HarmonicCNN": Harmonic-CNN's
+  code (Won et al., ``sota-music-tagging-models``) has seven layers, a
+  plain convolution block then residual blocks of two 3x3 convolutions,
+  each followed by 2x2 max-pooling, then global max-pooling over time.
+  Here all seven have 256 channels (the paper) and the pooling keeps
+  partial windows (80 x 50 is not a power of two), ending at 1 x 1 for a
+  5 s window; a global max over both axes covers shorter or longer windows.
+- "The final layer is a densely connected layer": one dense layer from
+  256 features to ``n_classes`` (Harmonic-CNN's extra hidden dense layer
+  and dropout are not mentioned and not used).
+- The authors' repository (``rastegah/modnet``) holds no code, so none
+  of these can be checked against it.
+- Instance norm uses epsilon 1e-20, not torch's 1e-5: after ``r2 = |.|^2``
+  the envelopes' variance is about 1e-11 for audio of RMS 0.1 (it scales
+  with the fourth power of the level), which 1e-5 would swamp, leaving
+  the representation unnormalised instead of per-channel standardised.
+- Table I names L2 weight normalisation as an alternative to instance
+  norm; the reported models use instance norm, the only one offered.
+"""
+
+
+def _shared_doc(builder):
+    """Put :data:`_SHARED_DOC`, indented as the marker line, in place of the ``..shared::`` line of ``builder``."""
+    lines = builder.__doc__.splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.lstrip().startswith("..shared::"))
+    indent = lines[at][: len(lines[at]) - len(lines[at].lstrip())]
+    lines[at] = textwrap.indent(_SHARED_DOC.lstrip("\n"), indent, lambda line: line.strip())
+    builder.__doc__ = "".join(lines)
+    return builder
+
+
 def _vahidi(name, kind, *, n_classes, sample_rate, modulation, n_filters, kernel_size, stride, r1, r2, norm, duration):
     """Validate the options and build ModNet (``kind='fir'``) or SincModNet (``kind='sinc'``)."""
     modulation = check_choice("modulation", modulation, (kind, "maxpool"))
@@ -181,6 +268,7 @@ def _vahidi(name, kind, *, n_classes, sample_rate, modulation, n_filters, kernel
     )
 
 
+@_shared_doc
 def modnet(
     *, n_classes=50, sample_rate=16000, modulation="fir", n_filters=20, kernel_size=128, stride=None, r1="relu",
     r2="square", norm="instance", duration=5.0,
@@ -209,75 +297,7 @@ def modnet(
         'maxpool': the paper's baseline (Table II), a max-pooling of every
         band over ``kernel_size`` frames with hop ``stride`` in place of the
         modulation filters (one channel).
-    n_filters : int > 0
-        Number of modulation filters (Table III compares 5, 10, 15 and 20;
-        20 is the best and the default). Ignored by 'maxpool'.
-    kernel_size : int > 0
-        Taps of the modulation filters, or pooling window, in frames (128,
-        Tables I-III).
-    stride : int > 0 or None
-        Hop of the modulation layer in frames; None is the paper's: 160 for
-        the filters (Table I; Fig. 4 varies it), 128 for 'maxpool' (Table II).
-    r1 : {'relu', 'square', 'abs', None}
-        Nonlinearity after the sinc layer (Table IV; 'relu' in the reported
-        models, None is Table IV's "-").
-    r2 : {'square', 'relu', 'abs', None}
-        Nonlinearity after the modulation layer (Table IV; 'square',
-        :math:`|\cdot|^2`, in the reported models).
-    norm : {'instance', None}
-        Instance normalisation per modulation channel and example (the
-        reported models), or none.
-    duration : float > 0
-        Training window in seconds (5, Section II-C); ``n_samples =
-        round(duration * sample_rate)``. It must give at least
-        ``kernel_size`` sinc frames (0.0954 s at 16 kHz with the defaults).
-
-    Returns
-    -------
-    TaggingModel
-        ``frontend`` (:class:`ModulationFrontEnd`): waveform (B, n_samples)
-        -> (B, n_filters, 80, n_frames), with ``n_frames = (n_sinc - kernel_size)
-        // stride + 1`` and ``n_sinc = (n_samples - 256) // 10 + 1``: (B, 20,
-        80, 50) for 5 s at 16 kHz (max-pooling: (B, 1, 80, 62));
-        ``backend`` (:func:`modulation_backend`) -> logits (B, n_classes);
-        loss 'bce' (sigmoid outputs, multi-label tagging).
-
-    Raises
-    ------
-    ParameterError
-        On a value outside the lists above, or a ``duration`` too short for
-        the front end.
-
-    Notes
-    -----
-    Where the paper leaves details open:
-
-    - The sinc layer follows SincNet (Ravanelli & Bengio 2018), which the
-      paper builds on: cut-offs initialised on the mel scale from 30 Hz to
-      ``sample_rate / 2 - 100`` Hz, Hamming window, minimum low cut-off and
-      band width 50 Hz (:func:`modspec.filters.sinc_bandpass`).
-    - The paper writes the modulation stride both as "160 samples (10 ms)"
-      and as applied to the 1600 Hz envelopes; 160 frames there are 100 ms.
-      Table I's 80-20-128-160 is followed: a 'valid' convolution with hop 160
-      frames, 10 output frames per second, 50 for a 5 s window.
-    - "Seven 2D convolutional layers ... similar to HarmonicCNN": Harmonic-CNN's
-      code (Won et al., ``sota-music-tagging-models``) has seven layers, a
-      plain convolution block then residual blocks of two 3x3 convolutions,
-      each followed by 2x2 max-pooling, then global max-pooling over time.
-      Here all seven have 256 channels (the paper) and the pooling keeps
-      partial windows (80 x 50 is not a power of two), ending at 1 x 1 for a
-      5 s window; a global max over both axes covers shorter or longer windows.
-    - "The final layer is a densely connected layer": one dense layer from
-      256 features to ``n_classes`` (Harmonic-CNN's extra hidden dense layer
-      and dropout are not mentioned and not used).
-    - The authors' repository (``rastegah/modnet``) holds no code, so none
-      of these can be checked against it.
-    - Instance norm uses epsilon 1e-20, not torch's 1e-5: after ``r2 = |.|^2``
-      the envelopes' variance is about 1e-11 for audio of RMS 0.1 (it scales
-      with the fourth power of the level), which 1e-5 would swamp, leaving
-      the representation unnormalised instead of per-channel standardised.
-    - Table I names L2 weight normalisation as an alternative to instance
-      norm; the reported models use instance norm, the only one offered.
+    ..shared:: the parameters from n_filters on, Returns, Raises and the Notes of both builders
     - Fig. 8 describes ModNet's learned FIR filters as "of length 80", Table
       I as 128 taps; 128 is used for both models.
 
@@ -295,6 +315,7 @@ def modnet(
     )
 
 
+@_shared_doc
 def sincmodnet(
     *, n_classes=50, sample_rate=16000, modulation="sinc", n_filters=20, kernel_size=128, stride=None, r1="relu",
     r2="square", norm="instance", duration=5.0,
@@ -323,75 +344,7 @@ def sincmodnet(
         'maxpool': the paper's baseline (Table II), a max-pooling of every
         band over ``kernel_size`` frames with hop ``stride`` in place of the
         modulation filters (one channel).
-    n_filters : int > 0
-        Number of modulation filters (Table III compares 5, 10, 15 and 20;
-        20 is the best and the default). Ignored by 'maxpool'.
-    kernel_size : int > 0
-        Taps of the modulation filters, or pooling window, in frames (128,
-        Tables I-III).
-    stride : int > 0 or None
-        Hop of the modulation layer in frames; None is the paper's: 160 for
-        the filters (Table I; Fig. 4 varies it), 128 for 'maxpool' (Table II).
-    r1 : {'relu', 'square', 'abs', None}
-        Nonlinearity after the sinc layer (Table IV; 'relu' in the reported
-        models, None is Table IV's "-").
-    r2 : {'square', 'relu', 'abs', None}
-        Nonlinearity after the modulation layer (Table IV; 'square',
-        :math:`|\cdot|^2`, in the reported models).
-    norm : {'instance', None}
-        Instance normalisation per modulation channel and example (the
-        reported models), or none.
-    duration : float > 0
-        Training window in seconds (5, Section II-C); ``n_samples =
-        round(duration * sample_rate)``. It must give at least
-        ``kernel_size`` sinc frames (0.0954 s at 16 kHz with the defaults).
-
-    Returns
-    -------
-    TaggingModel
-        ``frontend`` (:class:`ModulationFrontEnd`): waveform (B, n_samples)
-        -> (B, n_filters, 80, n_frames), with ``n_frames = (n_sinc - kernel_size)
-        // stride + 1`` and ``n_sinc = (n_samples - 256) // 10 + 1``: (B, 20,
-        80, 50) for 5 s at 16 kHz (max-pooling: (B, 1, 80, 62));
-        ``backend`` (:func:`modulation_backend`) -> logits (B, n_classes);
-        loss 'bce' (sigmoid outputs, multi-label tagging).
-
-    Raises
-    ------
-    ParameterError
-        On a value outside the lists above, or a ``duration`` too short for
-        the front end.
-
-    Notes
-    -----
-    Where the paper leaves details open:
-
-    - The sinc layer follows SincNet (Ravanelli & Bengio 2018), which the
-      paper builds on: cut-offs initialised on the mel scale from 30 Hz to
-      ``sample_rate / 2 - 100`` Hz, Hamming window, minimum low cut-off and
-      band width 50 Hz (:func:`modspec.filters.sinc_bandpass`).
-    - The paper writes the modulation stride both as "160 samples (10 ms)"
-      and as applied to the 1600 Hz envelopes; 160 frames there are 100 ms.
-      Table I's 80-20-128-160 is followed: a 'valid' convolution with hop 160
-      frames, 10 output frames per second, 50 for a 5 s window.
-    - "Seven 2D convolutional layers ... similar to HarmonicCNN": Harmonic-CNN's
-      code (Won et al., ``sota-music-tagging-models``) has seven layers, a
-      plain convolution block then residual blocks of two 3x3 convolutions,
-      each followed by 2x2 max-pooling, then global max-pooling over time.
-      Here all seven have 256 channels (the paper) and the pooling keeps
-      partial windows (80 x 50 is not a power of two), ending at 1 x 1 for a
-      5 s window; a global max over both axes covers shorter or longer windows.
-    - "The final layer is a densely connected layer": one dense layer from
-      256 features to ``n_classes`` (Harmonic-CNN's extra hidden dense layer
-      and dropout are not mentioned and not used).
-    - The authors' repository (``rastegah/modnet``) holds no code, so none
-      of these can be checked against it.
-    - Instance norm uses epsilon 1e-20, not torch's 1e-5: after ``r2 = |.|^2``
-      the envelopes' variance is about 1e-11 for audio of RMS 0.1 (it scales
-      with the fourth power of the level), which 1e-5 would swamp, leaving
-      the representation unnormalised instead of per-channel standardised.
-    - Table I names L2 weight normalisation as an alternative to instance
-      norm; the reported models use instance norm, the only one offered.
+    ..shared:: the parameters from n_filters on, Returns, Raises and the Notes of both builders
 
     Examples
     --------
