@@ -50,3 +50,21 @@ def rel_err(a, b):
     a, b = np.asarray(a), np.asarray(b)
     assert a.shape == b.shape, (a.shape, b.shape)
     return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+
+
+def pytest_configure(config):
+    """Make numba-cuda's performance warnings errors too, where it is installed.
+
+    pyproject.toml makes ``numba.NumbaPerformanceWarning`` an error (a host
+    array handed to a kernel is a silent copy); numba-cuda, which replaces
+    ``numba.cuda`` where it is installed (the GPU machines), raises its own
+    class, which is not a subclass of numba's and cannot be named in
+    pyproject.toml where numba-cuda is absent.
+    """
+    import importlib.metadata
+
+    try:
+        importlib.metadata.distribution("numba-cuda")  # without importing numba.cuda here
+    except importlib.metadata.PackageNotFoundError:
+        return
+    config.addinivalue_line("filterwarnings", "error::numba.cuda.core.errors.NumbaPerformanceWarning")

@@ -14,6 +14,7 @@ import sys
 import types
 from pathlib import Path
 
+import numba.core.errors
 import numpy as np
 import pytest
 from gpu_sim_check import CHECKS
@@ -245,11 +246,15 @@ def test_work_runs_on_the_device_of_the_input(monkeypatch, name):
     assert seen == [(name, 3)] and current[0] == 0
 
 
-def test_small_launches_do_not_warn_of_low_occupancy(monkeypatch):
+class NumbaCudaPerformanceWarning(Warning):
+    """Stands in for numba-cuda's NumbaPerformanceWarning, which is not a subclass of numba's."""
+
+
+@pytest.mark.parametrize("NumbaPerformanceWarning", [numba.core.errors.NumbaPerformanceWarning,
+                                                     NumbaCudaPerformanceWarning])
+def test_small_launches_do_not_warn_of_low_occupancy(monkeypatch, NumbaPerformanceWarning):
     """numba warns below 128 blocks at every launch (and pytest makes its performance warnings errors)."""
     import warnings
-
-    from numba.core.errors import NumbaPerformanceWarning
 
     from modspec.kernels import gpu
 
@@ -266,11 +271,17 @@ def test_small_launches_do_not_warn_of_low_occupancy(monkeypatch):
                           NumbaPerformanceWarning, stacklevel=2)
             return lambda *args: launched.append((config, args))
 
+    class HostArrayKernel(Kernel):
+        def __getitem__(self, config):
+            warnings.warn("Host array used in CUDA kernel will incur copy overhead to/from device.",
+                          NumbaPerformanceWarning, stacklevel=2)
+            return lambda *args: launched.append((config, args))
+
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         gpu.launch(Kernel(), 5, 1.0, 2)
-        with pytest.raises(NumbaPerformanceWarning):  # other performance warnings still come through
-            warnings.warn("Host array used in CUDA kernel", NumbaPerformanceWarning, stacklevel=1)
+        with pytest.raises(NumbaPerformanceWarning, match="Host array"):  # other warnings still come through
+            gpu.launch(HostArrayKernel(), 5, 1.0, 2)
     assert launched == [((1, gpu.THREADS, "default stream"), (1.0, 2))]
 
 

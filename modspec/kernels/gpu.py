@@ -311,6 +311,10 @@ def _simulated():
     return bool(config.ENABLE_CUDASIM)
 
 
+# The start of numba's (and numba-cuda's) warning at a launch of fewer than 128 blocks.
+_LOW_OCCUPANCY = r"Grid size \d+ will likely result in GPU under-utilization due to low occupancy"
+
+
 def launch(kernel, n_threads, *args):
     """Run ``kernel`` on ``n_threads`` threads (blocks of :data:`THREADS`), on CuPy's current stream.
 
@@ -323,15 +327,14 @@ def launch(kernel, n_threads, *args):
     if _simulated():
         kernel[blocks, THREADS](*args)
         return
-    from numba.core.errors import NumbaPerformanceWarning
-
     cupy = _cupy()
     args = [cuda.as_cuda_array(a, sync=False) if _backend.is_cupy(a) else a for a in args]
     ptr = cupy.cuda.get_current_stream().ptr
     stream = cuda.external_stream(ptr) if ptr else cuda.default_stream()
     with warnings.catch_warnings():
-        # numba warns of "low occupancy" below 128 blocks: every small input would, at every call.
-        warnings.filterwarnings("ignore", message="Grid size", category=NumbaPerformanceWarning)
+        # numba warns of "low occupancy" below 128 blocks: every small input would, at every call. Matched by
+        # its text: numba-cuda raises its own NumbaPerformanceWarning, not a subclass of numba's.
+        warnings.filterwarnings("ignore", message=_LOW_OCCUPANCY)
         kernel[blocks, THREADS, stream](*args)
 
 
