@@ -45,7 +45,10 @@ PY=${PYTHON:-python3}
 mkdir -p "$OUT"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 if ls "$WHEELS"/*.whl >/dev/null 2>&1; then
-    "$PY" -m pip install --no-index --no-deps -q "$WHEELS"/*.whl
+    # Into a folder of their own: the machine's Python environment may not be writable, and stays as it is.
+    SITE=${TMPDIR:-/tmp}/modspec_gpu_site
+    "$PY" -m pip install --no-index --no-deps --no-compile -q --upgrade --target "$SITE" "$WHEELS"/*.whl \
+        && export PYTHONPATH="$PYTHONPATH:$SITE"
 fi
 if [ -d "$WHEELS/kymatio_dev/kymatio" ]; then
     export KYMATIO_DEV="$PWD/$WHEELS/kymatio_dev"
@@ -72,9 +75,9 @@ step() {  # step NAME COMMAND...: run, log to $OUT/NAME.txt, show the tail, coun
     [ "$status" -eq 0 ] || failed=$((failed + 1))
 }
 
-step device sh -c "nvidia-smi -L; \"$PY\" -c 'import sys, numpy, numba, cupy, torch; \
-print(sys.version); print(\"numpy\", numpy.__version__, \"numba\", numba.__version__, \"cupy\", cupy.__version__, \
-\"torch\", torch.__version__, torch.cuda.get_device_name())'"
+step device sh -c "nvidia-smi -L; \"$PY\" -c 'import sys, importlib.metadata as m, numpy, numba, cupy, torch; \
+print(sys.version); print(\"numpy\", numpy.__version__, \"numba\", numba.__version__, \"numba-cuda\", \
+m.version(\"numba-cuda\"), \"cupy\", cupy.__version__, \"torch\", torch.__version__, torch.cuda.get_device_name())'"
 step pytest_gpu "$PY" -m pytest -q -m gpu tests/test_gpu.py -p no:cacheprovider -rs
 step compare_gpu "$PY" -m benchmarks.compare_gpu --out "$OUT/results_gpu.json"
 step compare_models "$PY" -m benchmarks.compare_models --device cuda --out "$OUT/results_models_cuda.json"
