@@ -19,7 +19,9 @@ section) and excluded from every other figure. Sections:
 - ``nn_train_sinc``, ``nn_train_modulation``, ``nn_train_tmnn``: one
   training step (forward + backward) of ``modspec.nn.SincConv`` and
   ``ModulationFilterbank`` on CUDA tensors against the same layers in plain
-  torch (the callables of ``benchmarks.compare_frontends``);
+  torch (the callables of ``benchmarks.compare_frontends``), with the method
+  modspec's cost model picks and with each of its two methods forced
+  (``modspec_direct``, ``modspec_fft``): which is fastest on the GPU;
 - ``jtfs``: ``modspec.features.jtfs`` on a CuPy array (numba.cuda kernels,
   cuFFT, cuBLAS), and ``modspec.nn.TimeFrequencyScattering`` on a CUDA
   tensor, against kymatio's development ``TimeFrequencyScattering`` torch
@@ -392,13 +394,25 @@ def nn_train_sections(device, batch, notes, *, rounds):
     except ImportError:  # python benchmarks/compare_gpu.py
         from compare_frontends import build_layers
 
+    from modspec.nn._conv import forced_method
+
+    def with_method(step, method):
+        def call():
+            with forced_method(method):
+                return step(None)
+
+        return call
+
     results = {}
     for layer, (_, audio_seconds, _, train) in build_layers(torch, batch=batch, device="cuda").items():
         funcs = {"modspec": ("torch", lambda train=train: train["modspec"](None)),
                  "torch": ("torch", lambda train=train: train["torch"](None))}
+        for method in ("direct", "fft"):
+            funcs[f"modspec_{method}"] = ("torch", with_method(train["modspec"], method))
         results[f"nn_train_{layer}"] = _section(device, funcs, None, rounds=rounds, audio_seconds=audio_seconds)
-    notes.append("nn_train_*: one forward + backward of the modspec.nn layer and of plain torch on CUDA; "
-                 "parity is checked by tests/test_gpu.py, not here")
+    notes.append("nn_train_*: one forward + backward of the modspec.nn layer (modspec: the method its CPU-fitted "
+                 "cost model picks; modspec_direct, modspec_fft: each method forced) and of plain torch (conv1d, "
+                 "cuDNN) on CUDA; parity is checked by tests/test_gpu.py, not here")
     return results
 
 

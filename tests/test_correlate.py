@@ -263,6 +263,30 @@ def test_torch_kernel_path_gradcheck(monkeypatch, stride, symmetric):
     torch.testing.assert_close(filters.grad, expected, rtol=1e-10, atol=1e-10)
 
 
+@requires_torch
+@pytest.mark.parametrize("method", METHODS)
+def test_forced_method_reaches_every_call_in_the_block(monkeypatch, method):
+    """forced_method overrides the cost model inside the block only (compare_gpu times both methods with it)."""
+    import modspec.nn as mn
+
+    used = []
+    for name, cls in (("direct", _conv._Direct), ("fft", _conv._FFT)):
+        monkeypatch.setattr(cls, "apply", lambda *args, _name=name, _apply=cls.apply: used.append(_name) or _apply(*args))
+    layer = mn.SincConv(8, 65, 10, sr=16000.0)
+    y = torch.randn(2, 4000, requires_grad=True)  # a gradient keeps the FFT method off the numba kernels
+    free = layer(y)
+    chosen = list(used)
+    with _conv.forced_method(method):
+        forced = layer(y)
+        forced.sum().backward()
+    assert used[len(chosen):] == [method]
+    layer(y)
+    assert used[len(chosen) + 1:] == chosen  # the cost model again after the block
+    torch.testing.assert_close(forced, free, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="'direct' or 'fft'"), _conv.forced_method("conv1d"):
+        pass
+
+
 @pytest.mark.gpu
 @requires_cuda
 @pytest.mark.parametrize("method", METHODS)

@@ -30,6 +30,7 @@ the part toward asymmetric filters for symmetric ones (which the real-product
 forward pass never sees). On CUDA the whole batch is one chunk.
 """
 
+import contextlib
 import functools
 import math
 
@@ -62,6 +63,27 @@ _MAX_FFT_SIZE = 2048
 _FFT_SIZES = sorted(n for a in range(1, 12) for n in (2**a, 3 * 2**a) if n <= _MAX_FFT_SIZE)
 
 
+# The method every correlate() call uses inside ``forced_method`` (None: chosen by the cost model).
+_forced = None
+
+
+@contextlib.contextmanager
+def forced_method(method):
+    """Make every :func:`correlate` call in the block use ``method`` ('direct' or 'fft').
+
+    For benchmarks and tests: the cost model is fitted on CPU, and on CUDA
+    ``benchmarks.compare_gpu`` times both methods through the modules with it.
+    """
+    global _forced
+    if method not in ("direct", "fft"):
+        raise ValueError(f"method={method!r}: 'direct' or 'fft'")
+    previous, _forced = _forced, method
+    try:
+        yield
+    finally:
+        _forced = previous
+
+
 def correlate(x, filters, stride=1, *, method=None):
     """Valid, strided cross-correlation of every row of ``x`` with every filter.
 
@@ -75,7 +97,7 @@ def correlate(x, filters, stride=1, *, method=None):
     stride : int > 0
     method : {None, 'direct', 'fft'}
         Private, for tests and benchmarks: force a method. None picks the
-        cheaper one by a cost model.
+        cheaper one by a cost model (or the method of :func:`forced_method`).
 
     Returns
     -------
@@ -93,6 +115,7 @@ def correlate(x, filters, stride=1, *, method=None):
     n_filters, kernel_size = filters.shape
     n_out = (n_samples - kernel_size) // stride + 1
     symmetric = bool(torch.equal(filters, filters.flip(-1)))
+    method = _forced if method is None else method
     # Rows without gradient on CPU (a first layer on audio) run the FFT method on the numba
     # kernels, with their own cost model and plan.
     kernel = _kernel_path(x)
@@ -378,7 +401,7 @@ class _FFT(torch.autograd.Function):
             y = y.view(n_filters, r1 - r0, b1 - b0, plan.size)[..., : plan.n_valid].transpose(0, 1)
             t0, t1 = b0 * plan.n_valid, min(plan.n_out, b1 * plan.n_valid)
             _copy_blocks(y, out[r0:r1, :, t0:t1])
-        ctx.save_for_backward(C, A, filters)
+        ctx.save_for_backward(C, filters)
         ctx.plan, ctx.tables = plan, tables
         ctx.n_rows, ctx.chunk_elements = n_rows, (1 << 26) if x.is_cuda else _CHUNK_BYTES // (2 * x.element_size())
         return out
@@ -386,7 +409,7 @@ class _FFT(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
-        C, A, filters = ctx.saved_tensors
+        C, filters = ctx.saved_tensors
         plan, tables = ctx.plan, ctx.tables
         grad_x = grad_C = None
         if ctx.needs_input_grad[0]:
