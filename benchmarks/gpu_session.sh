@@ -14,8 +14,9 @@
 #
 # Steps, each logged to $OUT (default gpu_out/), each run even if an earlier one fails:
 #   1. the device and package versions;
-#   2. pytest -m gpu tests/test_gpu.py: every feature on CuPy arrays and every modspec.nn module on
-#      CUDA tensors against the CPU (float32 1e-4, float64 1e-9);
+#   2. pytest -m gpu on tests/test_gpu.py, test_correlate.py, test_nn.py and test_nn_jtfs.py: every feature
+#      on CuPy arrays and every modspec.nn module (and the correlation under them) on CUDA tensors against
+#      the CPU (float32 1e-4, float64 1e-9 or tighter);
 #   3. python -m benchmarks.compare_gpu: melspectrogram, sinc, modulation, TMNN and jTFS against torch,
 #      torchaudio, nnAudio and kymatio on the same GPU, with peak memory;
 #   4. python -m benchmarks.compare_models --device cuda: one Adam step of every model;
@@ -78,7 +79,9 @@ step() {  # step NAME COMMAND...: run, log to $OUT/NAME.txt, show the tail, coun
 step device sh -c "nvidia-smi -L; \"$PY\" -c 'import sys, importlib.metadata as m, numpy, numba, cupy, torch; \
 print(sys.version); print(\"numpy\", numpy.__version__, \"numba\", numba.__version__, \"numba-cuda\", \
 m.version(\"numba-cuda\"), \"cupy\", cupy.__version__, \"torch\", torch.__version__, torch.cuda.get_device_name())'"
-step pytest_gpu "$PY" -m pytest -q -m gpu tests/test_gpu.py -p no:cacheprovider -rs
+# Every file with gpu-marked tests (the others import librosa or soundfile, which the machine lacks).
+step pytest_gpu "$PY" -m pytest -q -m gpu tests/test_gpu.py tests/test_correlate.py tests/test_nn.py \
+    tests/test_nn_jtfs.py -p no:cacheprovider -rs
 step compare_gpu "$PY" -m benchmarks.compare_gpu --out "$OUT/results_gpu.json"
 step compare_models "$PY" -m benchmarks.compare_models --device cuda --out "$OUT/results_models_cuda.json"
 for model in tmnn sincmodnet; do  # step names train_tmnn, train_sincmodnet ('train' selects both)
