@@ -204,24 +204,17 @@ def _envelopes(shape):
     return np.abs(rng.standard_normal(shape)).astype(np.float32)
 
 
-def transfer_section(cupy, torch, y):
+def transfer_section(device, y):
     """Host-to-device copy of the batch: CuPy and torch (pageable host memory), median of 5."""
-    result = {"bytes": int(y.nbytes)}
-    copies = {"cupy": lambda: cupy.asarray(y)}
-    if torch is not None and torch.cuda.is_available():
+    cupy, torch = device.cupy, device.torch
+    copies = {"cupy": ("cupy", lambda: cupy.asarray(y))}
+    if torch is not None:
         host = torch.from_numpy(y)
-        copies["torch"] = lambda: host.cuda()
-    for name, copy in copies.items():
-        samples = []
-        for _ in range(6):
-            cupy.cuda.Device().synchronize()
-            t0 = time.perf_counter()
-            copy()
-            cupy.cuda.Device().synchronize()
-            if torch is not None and torch.cuda.is_available():
-                torch.cuda.synchronize()
-            samples.append(time.perf_counter() - t0)
-        median = statistics.median(samples[1:])
+        copies["torch"] = ("torch", lambda: host.cuda())
+    times, _ = device.round_robin(copies, rounds=5)
+    result = {"bytes": int(y.nbytes)}
+    for name in copies:
+        median = statistics.median(times[name])
         result[name] = {"median_s": median, "gb_per_s": y.nbytes / median / 1e9}
     return result
 
@@ -229,38 +222,29 @@ def transfer_section(cupy, torch, y):
 LAUNCHES = 200
 
 
-def launch_section(cupy, torch):
+def launch_section(device):
     """Host-side cost of one kernel launch on a tiny array: numba.cuda (``modspec.kernels.gpu.launch``), CuPy, torch.
 
     ``LAUNCHES`` back-to-back launches of an elementwise modulus on 64
-    complex64 values, then one synchronisation; median over 5 repeats of the
-    time per launch. The GPU work is negligible, so this is the dispatch cost
-    that every modspec GPU call pays per kernel (numba's launches go through
-    Python argument handling, CuPy's and torch's through compiled code).
+    complex64 values between two synchronisations; median over 5 rounds of
+    the time per launch. The GPU work is negligible, so this is the dispatch
+    cost that every modspec GPU call pays per kernel (numba's launches go
+    through Python argument handling, CuPy's and torch's through compiled
+    code).
     """
     from modspec.kernels import gpu
 
+    cupy, torch = device.cupy, device.torch
     U = cupy.ones((1, 64), dtype=cupy.complex64)
     A = cupy.empty((1, 64), dtype=cupy.float32)
     kernel = gpu.kernels(np.float32).modulus
     launches = {"numba": lambda: gpu.launch(kernel, A.size, U, A), "cupy": lambda: cupy.abs(U, out=A)}
-    if torch is not None and torch.cuda.is_available():
+    if torch is not None:
         U_t, A_t = torch.ones((1, 64), dtype=torch.complex64, device="cuda"), torch.empty((1, 64), device="cuda")
         launches["torch"] = lambda: torch.abs(U_t, out=A_t)
-    result = {}
-    for name, call in launches.items():
-        samples = []
-        for _ in range(6):
-            cupy.cuda.Device().synchronize()
-            t0 = time.perf_counter()
-            for _ in range(LAUNCHES):
-                call()
-            cupy.cuda.Device().synchronize()
-            if torch is not None and torch.cuda.is_available():
-                torch.cuda.synchronize()
-            samples.append((time.perf_counter() - t0) / LAUNCHES)
-        result[name] = {"median_s": statistics.median(samples[1:])}
-    return result
+    repeated = {name: (None, lambda call=call: [call() for _ in range(LAUNCHES)]) for name, call in launches.items()}
+    times, _ = device.round_robin(repeated, rounds=5)
+    return {name: {"median_s": statistics.median(times[name]) / LAUNCHES} for name in launches}
 
 
 def melspectrogram_section(device, y, notes, *, rounds):
@@ -519,9 +503,9 @@ def measure(*, batch=BATCH, rounds=DEFAULT_ROUNDS, sections=("transfer", "launch
         "notes": notes,
     }
     if "transfer" in sections:
-        result["sections"]["transfer"] = transfer_section(cupy, device.torch, y)
+        result["sections"]["transfer"] = transfer_section(device, y)
     if "launch" in sections:
-        result["sections"]["launch"] = launch_section(cupy, device.torch)
+        result["sections"]["launch"] = launch_section(device)
     if "melspectrogram" in sections:
         result["sections"]["melspectrogram"] = melspectrogram_section(device, y, notes, rounds=rounds)
     if "sinc" in sections:
