@@ -45,23 +45,15 @@ def _check_crop(crop):
     return _check_int("crop", crop, minimum=1, allowed="None (whole clips) or a positive number of samples")
 
 
-def _check_dir(name, value):
+def _check_path(name, value, kind):
+    """``value`` as a path to an existing ``kind`` ('folder' or 'file'), else a ParameterError."""
+    exists = os.path.isdir if kind == "folder" else os.path.isfile
     try:
         path = os.fspath(value)
     except TypeError:
-        raise ParameterError(f"{name}={value!r} must be a path to a folder") from None
-    if not os.path.isdir(path):
-        raise ParameterError(f"{name}={value!r} is not an existing folder")
-    return path
-
-
-def _check_file(name, value):
-    try:
-        path = os.fspath(value)
-    except TypeError:
-        raise ParameterError(f"{name}={value!r} must be a path to a file") from None
-    if not os.path.isfile(path):
-        raise ParameterError(f"{name}={value!r} is not an existing file")
+        raise ParameterError(f"{name}={value!r} must be a path to a {kind}") from None
+    if not exists(path):
+        raise ParameterError(f"{name}={value!r} is not an existing {kind}")
     return path
 
 
@@ -353,7 +345,7 @@ class MTAT(AudioDataset):
 
     def __init__(self, root, split="train", *, sample_rate=16000, crop=None, seed=0, n_tags=50, split_files=None):
         super().__init__(sample_rate=sample_rate, crop=crop, seed=seed)
-        self.root = _check_dir("root", root)
+        self.root = _check_path("root", root, "folder")
         self.split = check_choice("split", split, ("train", "valid", "test"))
         n_tags = _check_int("n_tags", n_tags, minimum=1, allowed="a positive integer")
         csv_path = os.path.join(self.root, "annotations_final.csv")
@@ -395,7 +387,7 @@ class MTAT(AudioDataset):
             raise ParameterError(f"split_files={split_files!r} must be a dict {{split: path of a list file}}")
         if self.split not in split_files:
             raise ParameterError(f"split_files has no entry for split={self.split!r}; its keys are {sorted(split_files)}")
-        list_path = _check_file(f"split_files[{self.split!r}]", split_files[self.split])
+        list_path = _check_path(f"split_files[{self.split!r}]", split_files[self.split], "file")
         with open(list_path, encoding="utf-8") as handle:
             wanted = list(dict.fromkeys(line.strip().strip('"') for line in handle if line.strip()))
         where = {p: i for i, p in enumerate(mp3_paths)}
@@ -466,7 +458,7 @@ class SpeechCommands(AudioDataset):
         self, root, subset="train", *, words=None, sample_rate=16000, crop=16000, seed=0, background_noise=False
     ):
         super().__init__(sample_rate=sample_rate, crop=crop, seed=seed)
-        self.root = _check_dir("root", root)
+        self.root = _check_path("root", root, "folder")
         self.subset = check_choice("subset", subset, ("train", "valid", "test"))
         self.background_noise = bool(background_noise)
 
@@ -584,7 +576,7 @@ class TagFolder(AudioDataset):
 
     def __init__(self, root, csv, *, sample_rate=16000, crop=None, seed=0, split=None):
         super().__init__(sample_rate=sample_rate, crop=crop, seed=seed)
-        self.root = _check_dir("root", root)
+        self.root = _check_path("root", root, "folder")
         try:
             csv_path = os.fspath(csv)
         except TypeError:
