@@ -150,11 +150,21 @@ def kernel_frame():
         for hop, pad, reflect in ((3, 4, False), (3, 4, True), (5, 0, False), (2, 9, False)):
             n_frames = 1 + (12 + 2 * pad - 8) // hop
             frames = np.zeros((2, n_frames, 8), dtype=dtype)
-            gpu.launch(gpu.kernels(dtype).frame, frames.size, y, window, hop, pad, reflect, frames)
+            bad = np.zeros(1, dtype=np.int32)
+            gpu.launch(gpu.kernels(dtype).frame, max(frames.size, y.size), y, window, hop, pad, reflect, frames, bad)
+            assert bad[0] == 0, "finite samples flagged"
             for b in range(2):
                 expected = np.zeros((n_frames, 8), dtype=dtype)
                 cpu._frame_block(y[b], window, hop, pad, reflect, 0, expected)
                 np.testing.assert_array_equal(frames[b], expected)
+        # A NaN or inf is flagged wherever it is, even in a sample no frame reads (the last of y at hop 5, pad 0).
+        for where, value in (((0, 0), np.nan), ((1, 11), np.inf), ((1, 5), -np.inf)):
+            y_bad = y.copy()
+            y_bad[where] = value
+            frames = np.zeros((2, 1, 8), dtype=dtype)
+            bad = np.zeros(1, dtype=np.int32)
+            gpu.launch(gpu.kernels(dtype).frame, max(frames.size, y.size), y_bad, window, 5, 0, False, frames, bad)
+            assert bad[0] == 1, f"{value} at {where} not flagged"
 
 
 def kernel_power():
@@ -530,6 +540,16 @@ def feature_errors():
     bad = y.copy()
     bad[0, 3] = np.nan
     raises(ParameterError, "non-finite", mf.melspectrogram, bad, sr=8000, n_fft=64)
+    # The framing kernel's check: every spectral feature, also for a sample that no frame reads
+    # (the end of y, with center=False and hops longer than the frames: fewer frame values than samples).
+    tail = y.copy()
+    tail[1, -1] = np.inf
+    for signal, center in ((bad, True), (tail, False)):
+        kwargs = dict(n_fft=32, hop_length=100, center=center)
+        raises(ParameterError, "1 non-finite sample", mf.stft, signal, **kwargs)
+        raises(ParameterError, "1 non-finite sample", mf.spectrogram, signal, **kwargs)
+        raises(ParameterError, "1 non-finite sample", mf.melspectrogram, signal, sr=8000, n_mels=8, **kwargs)
+        raises(ParameterError, "1 non-finite sample", mf.harmonic_spectrogram, signal, 8000, **kwargs)
     raises(ParameterError, "only float32 and float64", mf.stft, _device(np.zeros(100, np.int16)))
     raises(ParameterError, "n_fft=0", mf.spectrogram, y, n_fft=0)
     raises(ParameterError, "rectify", mf.sinc_filterbank, y, 8000, rectify="cube")

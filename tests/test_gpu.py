@@ -10,6 +10,7 @@ float32 results must agree with the CPU within 1e-4 relative
 """
 
 import copy
+import functools
 import importlib.util
 
 import numpy as np
@@ -159,6 +160,13 @@ def test_bad_input_on_gpu(cp):
     y[0, 5] = cp.nan
     with pytest.raises(ParameterError, match="non-finite"):
         mf.melspectrogram(y, sr=SR)
+    # The framing kernel checks every sample, also one that no frame reads (hops longer than the frames).
+    tail = cp.zeros((2, 1000), dtype=cp.float32)
+    tail[1, -1] = cp.inf
+    for feature in (mf.stft, mf.spectrogram, functools.partial(mf.melspectrogram, sr=SR, n_mels=16),
+                    functools.partial(mf.harmonic_spectrogram, sr=SR)):
+        with pytest.raises(ParameterError, match="1 non-finite sample"):
+            feature(tail, n_fft=64, hop_length=200, center=False)
     with pytest.raises(ParameterError, match="only float32 and float64"):
         mf.stft(cp.zeros(1000, dtype=cp.int16))
 

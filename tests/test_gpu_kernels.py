@@ -60,7 +60,7 @@ except Exception as exc:  # no libNVVM (CUDA toolkit) on this machine
 for dt, c in (("float32", "complex64"), ("float64", "complex128")):
     k = gpu.kernels(np.dtype(dt))
     signatures = {
-        "frame": f"void({dt}[:, ::1], {dt}[::1], int64, int64, boolean, {dt}[:, :, ::1])",
+        "frame": f"void({dt}[:, ::1], {dt}[::1], int64, int64, boolean, {dt}[:, :, ::1], int32[::1])",
         "power": f"void({c}[:, :, ::1], float64, {dt}[:, :, ::1])",
         "project": f"void({dt}[:, :, ::1], {dt}[:, ::1], int64[::1], int64[::1], {dt}[:, :, ::1])",
         "power_project": f"void({c}[:, :, ::1], {dt}, {dt}[:, ::1], int64[::1], int64[::1], {dt}[:, :, ::1])",

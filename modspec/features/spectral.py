@@ -204,16 +204,17 @@ def band_support(weights):
     return starts, stops
 
 
-def _mel_setup(y, S, sr, n_fft, power, n_mels, fmin, fmax, htk, norm):
+def _mel_setup(y, S, sr, n_fft, power, n_mels, fmin, fmax, htk, norm, *, finite=True):
     """Validated ``(n_fft, power, dtype, (weights, starts, stops))`` of a melspectrogram call, for both backends.
 
     Exactly one of ``y`` and ``S``; the sparse mel bank is a host array
-    (memoised), which the GPU path moves to the device.
+    (memoised), which the GPU path moves to the device. ``finite=False``:
+    the caller checks ``y`` for NaN and inf itself (see :func:`check_audio`).
     """
     if (y is None) == (S is None):
         raise ParameterError("give exactly one of y (signal) or S (spectrogram)")
     if y is not None:
-        check_audio(y)
+        check_audio(y, finite=finite)
         power = check_power(power)
         dtype = y.dtype
     else:

@@ -108,16 +108,24 @@ def _build_kernels(dtype_name):
     czero = np.result_type(np.dtype(dtype_name), np.complex64).type(0)
 
     @cuda.jit
-    def frame(y, window, hop, pad, reflect, frames):  # pragma: no cover
-        """frames[b, t, k] = window[k] * y[b, t * hop + k - pad], zero or reflect padded (single reflection)."""
+    def frame(y, window, hop, pad, reflect, frames, bad):  # pragma: no cover
+        """frames[b, t, k] = window[k] * y[b, t * hop + k - pad], zero or reflect padded (single reflection).
+
+        Thread ``i`` also checks sample ``i`` of ``y`` (launch at least
+        ``y.size`` threads) and sets ``bad[0] = 1`` if it is NaN or inf: the
+        finiteness check of :func:`~modspec.errors.check_audio`, samples no
+        frame reads included, in the framing pass.
+        """
         i = cuda.grid(1)
+        n_samples = y.shape[1]
+        if i < y.shape[0] * n_samples and not math.isfinite(y[i // n_samples, i % n_samples]):
+            bad[0] = 1
         n_batch, n_frames, n_fft = frames.shape
         if i >= n_batch * n_frames * n_fft:
             return
         k = i % n_fft
         t = (i // n_fft) % n_frames
         b = i // (n_fft * n_frames)
-        n_samples = y.shape[1]
         j = t * hop + k - pad
         if 0 <= j < n_samples:
             frames[b, t, k] = y[b, j] * window[k]
@@ -414,19 +422,23 @@ def _stft(y, *, n_fft, hop_length, win_length, window, center, pad_mode, reduce,
         pad, reflect = 0, False
     k = kernels(y.dtype)
     frames = cupy.empty((n_batch, n_frames, n_fft), dtype=y.dtype)
-    launch(k.frame, frames.size, y2, w, hop_length, pad, reflect, frames)
+    bad = cupy.zeros(1, dtype=np.int32)
+    launch(k.frame, max(frames.size, y2.size), y2, w, hop_length, pad, reflect, frames, bad)
     X = cupy.fft.rfft(frames, axis=-1)
     del frames
     if reduce == "complex":
-        return X.reshape(lead + X.shape[1:]).swapaxes(-1, -2)
-    if bands is None:
-        P = cupy.empty((n_batch, n_freq, n_frames), dtype=y.dtype)
-        launch(k.power, P.size, X, float(exponent), P)
+        out = X.reshape(lead + X.shape[1:]).swapaxes(-1, -2)
+    elif bands is None:
+        out = cupy.empty((n_batch, n_freq, n_frames), dtype=y.dtype)
+        launch(k.power, out.size, X, float(exponent), out)
     else:
         weights, starts, stops = (_backend.to_device(a, y, cache=True) for a in bands)
-        P = cupy.empty((n_batch, weights.shape[0], n_frames), dtype=y.dtype)
-        launch(k.power_project, P.size, X, y.dtype.type(0.5 * exponent), weights, starts, stops, P)
-    return P.reshape(lead + P.shape[1:])
+        out = cupy.empty((n_batch, weights.shape[0], n_frames), dtype=y.dtype)
+        launch(k.power_project, out.size, X, y.dtype.type(0.5 * exponent), weights, starts, stops, out)
+    # Read back once all the work is queued: the one device round trip of the call.
+    if int(bad[0]):
+        check_audio(y)  # raises, with the count of bad samples
+    return out.reshape(lead + out.shape[1:])
 
 
 def _project(S, bands):
@@ -443,7 +455,7 @@ def stft(y, *, n_fft=2048, hop_length=None, win_length=None, window="hann", cent
 
     As on the CPU, the result is a transposed view of frame-major memory.
     """
-    check_audio(y)
+    check_audio(y, finite=False)  # _stft's framing kernel checks finiteness
     return _stft(y, n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window, center=center,
                  pad_mode=pad_mode, reduce="complex")
 
@@ -453,7 +465,7 @@ def spectrogram(
 ):
     """GPU :func:`modspec.features.spectrogram`: ``|STFT(y)|^power``, CuPy (..., 1 + n_fft // 2, n_frames)."""
     power = check_power(power)
-    check_audio(y)
+    check_audio(y, finite=False)  # _stft's framing kernel checks finiteness
     return _stft(y, n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window, center=center,
                  pad_mode=pad_mode, reduce="power", exponent=power)
 
@@ -468,7 +480,8 @@ def melspectrogram(
     """
     from modspec.features.spectral import _mel_setup
 
-    n_fft, power, _, bands = _mel_setup(y, S, sr, n_fft, power, n_mels, fmin, fmax, htk, norm)
+    # With y, _stft's framing kernel checks finiteness.
+    n_fft, power, _, bands = _mel_setup(y, S, sr, n_fft, power, n_mels, fmin, fmax, htk, norm, finite=False)
     if y is not None:
         return _stft(y, n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window, center=center,
                      pad_mode=pad_mode, reduce="power", exponent=power, bands=bands)
@@ -543,7 +556,7 @@ def harmonic_spectrogram(
     from modspec.features.learnable import _sparse_harmonic
     from modspec.features.spectral import power_to_db
 
-    check_audio(y)
+    check_audio(y, finite=False)  # _stft's framing kernel checks finiteness
     power = check_power(power)
     n_fft = check_positive_int("n_fft", n_fft)
     hop_length = n_fft // 2 if hop_length is None else hop_length
