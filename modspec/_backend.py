@@ -130,6 +130,11 @@ def device_id(x):
     return int(x.device.id)
 
 
+def is_cached(array, cache):
+    """Whether :func:`to_device` keeps its copy of ``array`` for later calls (its ``cache`` rule)."""
+    return not array.flags.writeable if cache is None else bool(cache)
+
+
 def to_device(array, like, *, cache=None):
     """``array`` (NumPy) on the device of ``like`` (a CuPy array), cached per device.
 
@@ -158,9 +163,7 @@ def to_device(array, like, *, cache=None):
     """
     cupy = _cupy_module()
     device = device_id(like)
-    if cache is None:
-        cache = not array.flags.writeable
-    if not cache:
+    if not is_cached(array, cache):
         with cupy.cuda.Device(device):
             return cupy.asarray(array)
     key = (id(array), device)

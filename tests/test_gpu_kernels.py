@@ -285,6 +285,77 @@ def test_small_launches_do_not_warn_of_low_occupancy(monkeypatch, NumbaPerforman
     assert launched == [((1, gpu.THREADS, "default stream"), (1.0, 2))]
 
 
+def test_cached_device_arrays_are_converted_for_numba_once(monkeypatch):
+    """numba's view of a cached filter is made once and passed to every launch; other CuPy arrays are converted at
+    each launch; a view goes with its array."""
+    import gc
+
+    import numba.cuda
+
+    from modspec.kernels import gpu
+
+    class Device:
+        def __init__(self, id=0):
+            self.id = id
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    class ndarray(np.ndarray):  # a NumPy array playing a CuPy array on device 0
+        device = Device(0)
+
+        @property
+        def __cuda_array_interface__(self):
+            return {"shape": self.shape, "data": (id(self), False)}
+
+    fake = types.ModuleType("cupy")
+    fake.ndarray, fake.asarray = ndarray, lambda a: np.array(a).view(ndarray)
+    fake.cuda = types.SimpleNamespace(Device=Device, get_current_stream=lambda: types.SimpleNamespace(ptr=0))
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    monkeypatch.setattr(gpu, "_simulated", lambda: False)
+    cached_views, launch_conversions, launched = [], [], []
+
+    def from_cuda_array_interface(desc, owner, sync):
+        assert owner is None and not sync  # the view must not keep the array alive, nor wait on its stream
+        cached_views.append(("view", desc["data"][0]))
+        return cached_views[-1]
+
+    def as_cuda_array(value, sync):
+        launch_conversions.append(value)
+        return ("converted", id(value))
+
+    monkeypatch.setattr(numba.cuda, "from_cuda_array_interface", from_cuda_array_interface)
+    monkeypatch.setattr(gpu, "cuda", types.SimpleNamespace(as_cuda_array=as_cuda_array,
+                                                           default_stream=lambda: "default stream"), raising=False)
+
+    class Kernel:
+        def __getitem__(self, config):
+            return lambda *args: launched.append(args)
+
+    like = fake.asarray(np.zeros(4, np.float32))
+    bank = np.ones((2, 3), np.float32)
+    bank.flags.writeable = False  # a memoised design: cached
+    try:
+        moved = gpu._to_device(bank, like)
+        assert gpu._to_device(bank, like) is moved and cached_views == [("view", id(moved))]
+        writeable = gpu._to_device(np.ones(3, np.float32), like)  # copied at every call: no view kept
+        assert id(writeable) not in gpu._views
+        per_call = fake.asarray(np.zeros(5, np.float32))
+        for _ in range(2):
+            gpu.launch(Kernel(), 5, moved, per_call, 2.0)
+        assert launched == [(cached_views[0], ("converted", id(per_call)), 2.0)] * 2
+        assert launch_conversions == [per_call, per_call] and len(cached_views) == 1
+    finally:
+        _backend.clear_device_cache()
+    key = id(moved)
+    del moved
+    gc.collect()
+    assert key not in gpu._views
+
+
 def test_no_gpu_path_error_says_what_to_do():
     """What has no GPU path (a window or cut-offs given as CuPy arrays) raises a ParameterError that says so."""
     error = _backend.no_gpu_path("a CuPy window array", hint="pass the window as a NumPy array or a name")

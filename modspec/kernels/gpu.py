@@ -45,6 +45,7 @@ import functools
 import math
 import types
 import warnings
+import weakref
 
 import numpy as np
 
@@ -319,6 +320,35 @@ def _simulated():
     return bool(config.ENABLE_CUDASIM)
 
 
+# numba's views of the cached device arrays (filters, windows, band indices), made once. numba converts each
+# CuPy launch argument in Python and driver calls (its from_cuda_array_interface), microseconds an argument
+# at every launch, and these are arguments of every call. id(array) -> (weak reference, view): an entry goes
+# with its array, and the view does not keep the array alive (the launch's argument does).
+_views = {}
+
+
+def _to_device(array, like, *, cache=None):
+    """:func:`modspec._backend.to_device`, and for a cached copy numba's view of it, made once for :func:`launch`."""
+    moved = _backend.to_device(array, like, cache=cache)
+    if _backend.is_cached(array, cache) and not _simulated() and id(moved) not in _views:
+        from numba import cuda as numba_cuda
+
+        view = numba_cuda.from_cuda_array_interface(moved.__cuda_array_interface__, owner=None, sync=False)
+        _views[id(moved)] = (weakref.ref(moved), view)
+        weakref.finalize(moved, _views.pop, id(moved), None)
+    return moved
+
+
+def _launch_argument(value):
+    """numba's device array for a CuPy array (the cached view, if it has one); anything else as it is."""
+    if not _backend.is_cupy(value):
+        return value
+    hit = _views.get(id(value))
+    if hit is not None and hit[0]() is value:
+        return hit[1]
+    return cuda.as_cuda_array(value, sync=False)
+
+
 # The start of numba's (and numba-cuda's) warning at a launch of fewer than 128 blocks.
 _LOW_OCCUPANCY = r"Grid size \d+ will likely result in GPU under-utilization due to low occupancy"
 
@@ -328,6 +358,7 @@ def launch(kernel, n_threads, *args):
 
     CuPy arrays are handed to numba without the stream synchronisation of the
     CUDA array interface: the kernel runs on the stream that wrote them.
+    Arrays from :func:`_to_device`'s cache go as the views it made once.
     """
     if n_threads == 0:
         return
@@ -336,7 +367,7 @@ def launch(kernel, n_threads, *args):
         kernel[blocks, THREADS](*args)
         return
     cupy = _cupy()
-    args = [cuda.as_cuda_array(a, sync=False) if _backend.is_cupy(a) else a for a in args]
+    args = [_launch_argument(a) for a in args]
     ptr = cupy.cuda.get_current_stream().ptr
     stream = cuda.external_stream(ptr) if ptr else cuda.default_stream()
     with warnings.catch_warnings():
@@ -399,7 +430,7 @@ def _stft(y, *, n_fft, hop_length, win_length, window, center, pad_mode, reduce,
     n_fft, win_length, hop_length = _framing_setup(n_fft, hop_length, win_length, pad_mode)
     if _backend.is_cupy(window):
         raise _backend.no_gpu_path("a CuPy window array", hint="pass the window as a NumPy array or a name")
-    w = _backend.to_device(filters.get_window(window, n_fft, win_length=win_length, dtype=y.dtype), y)
+    w = _to_device(filters.get_window(window, n_fft, win_length=win_length, dtype=y.dtype), y)
     n_samples = y.shape[-1]
     n_batch = math.prod(y.shape[:-1])
     n_frames, pad = _frame_geometry(n_samples, n_fft, hop_length, bool(center))
@@ -432,7 +463,7 @@ def _stft(y, *, n_fft, hop_length, win_length, window, center, pad_mode, reduce,
         out = cupy.empty((n_batch, n_freq, n_frames), dtype=y.dtype)
         launch(k.power, out.size, X, float(exponent), out)
     else:
-        weights, starts, stops = (_backend.to_device(a, y, cache=True) for a in bands)
+        weights, starts, stops = (_to_device(a, y, cache=True) for a in bands)
         out = cupy.empty((n_batch, weights.shape[0], n_frames), dtype=y.dtype)
         launch(k.power_project, out.size, X, y.dtype.type(0.5 * exponent), weights, starts, stops, out)
     # Read back once all the work is queued: the one device round trip of the call.
@@ -444,7 +475,7 @@ def _stft(y, *, n_fft, hop_length, win_length, window, center, pad_mode, reduce,
 def _project(S, bands):
     """Sparse projection of (n_batch, n_freq, n_frames) spectrograms on host-memoised ``bands``."""
     cupy = _cupy()
-    weights, starts, stops = (_backend.to_device(a, S, cache=True) for a in bands)
+    weights, starts, stops = (_to_device(a, S, cache=True) for a in bands)
     out = cupy.empty((S.shape[0], weights.shape[0], S.shape[2]), dtype=S.dtype)
     launch(kernels(S.dtype).project, out.size, S, weights, starts, stops, out)
     return out
@@ -544,7 +575,7 @@ def sinc_filterbank(
     bank, stride, rectify = _sinc_setup(y, sr, n_filters, kernel_size, stride, fmin, fmax, min_low_hz, min_band_hz,
                                         low_hz, high_hz, rectify)
     y2, lead = _flatten_batch(y, 1)
-    out = correlate(y2, _backend.to_device(bank, y), stride, rectify=rectify)
+    out = correlate(y2, _to_device(bank, y), stride, rectify=rectify)
     return out.reshape(lead + out.shape[1:])
 
 
@@ -594,7 +625,7 @@ def modulation_filterbank(
     bank, stride, left, _, n_out = _modulation_setup(
         S, frame_rate, kind, n_filters, kernel_size, stride, padding, max_mod_hz, min_mod_hz, filters, rectify
     )
-    bank = bank if _backend.is_cupy(bank) else _backend.to_device(bank, S)
+    bank = bank if _backend.is_cupy(bank) else _to_device(bank, S)
     kernel_size = bank.shape[1]
     x = cupy.ascontiguousarray(S.reshape(-1, S.shape[-1]))
     out = correlate(x, bank, stride, left=left, n_out=n_out, rectify=rectify)

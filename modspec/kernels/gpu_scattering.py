@@ -29,7 +29,6 @@ neither CuPy nor numba.cuda.
 
 import numpy as np
 
-from modspec import _backend
 from modspec.kernels import gpu
 
 __all__ = ["CHUNK_POINTS", "jtfs", "scalogram", "scattering"]
@@ -45,7 +44,7 @@ def _rows_per_chunk(length):
 
 def _device(array, like):
     """A plan's array on the device of ``like``, moved once (plans are memoised and never changed)."""
-    return _backend.to_device(array, like, cache=True)
+    return gpu._to_device(array, like, cache=True)
 
 
 def _indices(values):
