@@ -17,7 +17,7 @@ from pathlib import Path
 import numba.core.errors
 import numpy as np
 import pytest
-from gpu_sim_check import CHECKS
+from gpu_sim_check import CHECKS, DeviceArray, _Device
 
 import modspec.features as mf
 from modspec import _backend
@@ -294,26 +294,14 @@ def test_cached_device_arrays_are_converted_for_numba_once(monkeypatch):
 
     from modspec.kernels import gpu
 
-    class Device:
-        def __init__(self, id=0):
-            self.id = id
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-    class ndarray(np.ndarray):  # a NumPy array playing a CuPy array on device 0
-        device = Device(0)
-
+    class ndarray(DeviceArray):  # the simulator checks' stand-in CuPy array, with the CUDA array interface
         @property
         def __cuda_array_interface__(self):
             return {"shape": self.shape, "data": (id(self), False)}
 
     fake = types.ModuleType("cupy")
     fake.ndarray, fake.asarray = ndarray, lambda a: np.array(a).view(ndarray)
-    fake.cuda = types.SimpleNamespace(Device=Device, get_current_stream=lambda: types.SimpleNamespace(ptr=0))
+    fake.cuda = types.SimpleNamespace(Device=_Device, get_current_stream=lambda: types.SimpleNamespace(ptr=0))
     monkeypatch.setitem(sys.modules, "cupy", fake)
     monkeypatch.setattr(gpu, "_simulated", lambda: False)
     cached_views, launch_conversions, launched = [], [], []
