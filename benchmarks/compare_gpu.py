@@ -5,8 +5,9 @@ already on the device: host-to-device transfer is timed apart (the ``transfer``
 section) and excluded from every other figure. Sections:
 
 - ``launch``: the host-side cost of one kernel launch (numba.cuda through
-  ``modspec.kernels.gpu.launch``, CuPy, torch) on a tiny array: what each
-  kernel of a modspec GPU call costs before the GPU does any work;
+  ``modspec.kernels.gpu.launch``, with CuPy arguments and with numba's views
+  made beforehand; CuPy; torch) on a tiny array: what each kernel of a
+  modspec GPU call costs before the GPU does any work;
 - ``melspectrogram``: ``modspec.features.melspectrogram`` on a CuPy array
   (n_fft 512, hop 256, 96 mels) against ``torch.stft`` + ``|X|^2`` + a
   ``torch.matmul`` with the same mel matrix, torchaudio's ``MelSpectrogram``
@@ -230,15 +231,24 @@ def launch_section(device):
     the time per launch. The GPU work is negligible, so this is the dispatch
     cost that every modspec GPU call pays per kernel (numba's launches go
     through Python argument handling, CuPy's and torch's through compiled
-    code).
+    code). ``numba_views`` launches with the two arrays already converted to
+    numba's device arrays (as cached filters are): the difference to
+    ``numba`` is the conversion of two CuPy arguments.
     """
+    from numba import cuda
+
     from modspec.kernels import gpu
 
     cupy, torch = device.cupy, device.torch
     U = cupy.ones((1, 64), dtype=cupy.complex64)
     A = cupy.empty((1, 64), dtype=cupy.float32)
     kernel = gpu.kernels(np.float32).modulus
-    launches = {"numba": lambda: gpu.launch(kernel, A.size, U, A), "cupy": lambda: cupy.abs(U, out=A)}
+    U_view, A_view = cuda.as_cuda_array(U, sync=False), cuda.as_cuda_array(A, sync=False)
+    launches = {
+        "numba": lambda: gpu.launch(kernel, A.size, U, A),
+        "numba_views": lambda: gpu.launch(kernel, A.size, U_view, A_view),
+        "cupy": lambda: cupy.abs(U, out=A),
+    }
     if torch is not None:
         U_t, A_t = torch.ones((1, 64), dtype=torch.complex64, device="cuda"), torch.empty((1, 64), device="cuda")
         launches["torch"] = lambda: torch.abs(U_t, out=A_t)
