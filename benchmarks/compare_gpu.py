@@ -11,7 +11,8 @@ section) and excluded from every other figure. Sections:
 - ``melspectrogram``: ``modspec.features.melspectrogram`` on a CuPy array
   (n_fft 512, hop 256, 96 mels) against ``torch.stft`` + ``|X|^2`` + a
   ``torch.matmul`` with the same mel matrix, torchaudio's ``MelSpectrogram``
-  and nnAudio's ``MelSpectrogram`` (each where installed);
+  and nnAudio's ``MelSpectrogram`` (each where installed), and where
+  modspec's host time goes in a call (cProfile's top functions);
 - ``sinc``: Vahidi et al.'s sinc layer 1-80-256-10 (``sinc_filterbank``)
   against ``torch.nn.functional.conv1d`` with the same filters;
 - ``modulation``: their modulation layer 80-20-128-160 on (64, 80, 7975)
@@ -310,7 +311,30 @@ def melspectrogram_section(device, y, notes, *, rounds):
     else:
         notes.append("melspectrogram: torch with CUDA not available, peers skipped")
     reference = mf.melspectrogram(y, **kwargs)
-    return _section(device, funcs, reference, rounds=rounds, audio_seconds=y.shape[0] * y.shape[1] / SR)
+    result = _section(device, funcs, reference, rounds=rounds, audio_seconds=y.shape[0] * y.shape[1] / SR)
+    result["host_profile"] = _host_profile(device, funcs["modspec"][1])
+    return result
+
+
+def _host_profile(device, call, *, calls=20, top=12):
+    """Where the host's time goes in ``call`` (synchronised after each): the ``top`` functions by own time.
+
+    Returns a list of ``{"function", "us_per_call", "calls_per_call"}``, most
+    expensive first: what a call spends in modspec, numba's launch path, CuPy
+    and the driver, to tell a dispatch-bound call from a GPU-bound one.
+    """
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    for _ in range(calls):
+        profiler.runcall(call)
+        device.sync()
+    stats = pstats.Stats(profiler).stats
+    rows = sorted(stats.items(), key=lambda item: -item[1][2])[:top]
+    return [{"function": f"{Path(file).name}:{line}({name})", "us_per_call": tottime / calls * 1e6,
+             "calls_per_call": n_calls / calls}
+            for (file, line, name), (_, n_calls, tottime, _, _) in rows]
 
 
 def _conv_section(device, x, modspec_call, bank, stride, padding, notes, *, rounds, audio_seconds, name):
@@ -554,6 +578,9 @@ def format_table(result):
             parity = "-" if r["parity"] is None else f"{r['parity']:.1e}"
             lines.append(f"{section:<22}{lib:<16}{r['median_s'] * 1e3:>11.2f}{r['modspec_speedup']:>11.2f}"
                          f"{r['peak_bytes'] / 2**20:>10.1f}{parity:>13}")
+        for row in entry.get("host_profile", []):
+            lines.append(f"{section:<22}modspec host: {row['us_per_call']:8.1f} us in {row['function']} "
+                         f"({row['calls_per_call']:g} a call)")
         plans = entry.get("cufft_plan_cache")
         if plans:
             lines.append(f"{section:<22}modspec alone: {plans['default_median_s'] * 1e3:.2f} ms with CuPy's cuFFT plan "
