@@ -4,15 +4,18 @@ A batch of 64 five-second excerpts at 16 kHz, float32 (``(64, 80000)``),
 already on the device: host-to-device transfer is timed apart (the ``transfer``
 section) and excluded from every other figure. Sections:
 
-- ``launch``: the host-side cost of one kernel launch (numba.cuda through
-  ``modspec.kernels.gpu.launch``, with CuPy arguments and with numba's views
-  made beforehand; CuPy; torch) on a tiny array: what each kernel of a
-  modspec GPU call costs before the GPU does any work;
+- ``launch``: the host-side cost of one kernel launch on a tiny array:
+  ``modspec.kernels.gpu.launch`` (numba's binary launched directly),
+  the same through numba's dispatcher with CuPy arguments and with numba's
+  views made beforehand, CuPy, torch: what each kernel of a modspec GPU call
+  costs before the GPU does any work;
 - ``melspectrogram``: ``modspec.features.melspectrogram`` on a CuPy array
   (n_fft 512, hop 256, 96 mels) against ``torch.stft`` + ``|X|^2`` + a
   ``torch.matmul`` with the same mel matrix, torchaudio's ``MelSpectrogram``
   and nnAudio's ``MelSpectrogram`` (each where installed), and where
-  modspec's host time goes in a call (cProfile's top functions);
+  modspec's host time goes in a call (cProfile's top functions). Here and in
+  ``jtfs``, ``modspec_numba_launch`` is the same modspec call with every
+  kernel launched through numba's dispatcher (``gpu.DIRECT_LAUNCH`` off);
 - ``sinc``: Vahidi et al.'s sinc layer 1-80-256-10 (``sinc_filterbank``)
   against ``torch.nn.functional.conv1d`` with the same filters;
 - ``modulation``: their modulation layer 80-20-128-160 on (64, 80, 7975)
@@ -224,17 +227,33 @@ def transfer_section(device, y):
 LAUNCHES = 200
 
 
+def _through_numba(call):
+    """``call`` with every kernel launched through numba's dispatcher (``modspec.kernels.gpu.DIRECT_LAUNCH`` off)."""
+    from modspec.kernels import gpu
+
+    def run():
+        before, gpu.DIRECT_LAUNCH = gpu.DIRECT_LAUNCH, False
+        try:
+            return call()
+        finally:
+            gpu.DIRECT_LAUNCH = before
+
+    return run
+
+
 def launch_section(device):
     """Host-side cost of one kernel launch on a tiny array: numba.cuda (``modspec.kernels.gpu.launch``), CuPy, torch.
 
     ``LAUNCHES`` back-to-back launches of an elementwise modulus on 64
     complex64 values between two synchronisations; median over 5 rounds of
     the time per launch. The GPU work is negligible, so this is the dispatch
-    cost that every modspec GPU call pays per kernel (numba's launches go
-    through Python argument handling, CuPy's and torch's through compiled
-    code). ``numba_views`` launches with the two arrays already converted to
-    numba's device arrays (as cached filters are): the difference to
-    ``numba`` is the conversion of two CuPy arguments.
+    cost that every modspec GPU call pays per kernel. ``modspec`` is
+    ``gpu.launch`` as the features use it: numba's binary launched straight
+    through cuda.core, arguments packed in Python. ``numba`` goes through
+    numba's dispatcher (``DIRECT_LAUNCH`` off: Python typing and conversion
+    of every argument), ``numba_views`` too, with the two arrays already
+    converted to numba's device arrays (as cached filters are). CuPy's and
+    torch's launches go through compiled code.
     """
     from numba import cuda
 
@@ -246,8 +265,9 @@ def launch_section(device):
     kernel = gpu.kernels(np.float32).modulus
     U_view, A_view = cuda.as_cuda_array(U, sync=False), cuda.as_cuda_array(A, sync=False)
     launches = {
-        "numba": lambda: gpu.launch(kernel, A.size, U, A),
-        "numba_views": lambda: gpu.launch(kernel, A.size, U_view, A_view),
+        "modspec": lambda: gpu.launch(kernel, A.size, U, A),
+        "numba": _through_numba(lambda: gpu.launch(kernel, A.size, U, A)),
+        "numba_views": _through_numba(lambda: gpu.launch(kernel, A.size, U_view, A_view)),
         "cupy": lambda: cupy.abs(U, out=A),
     }
     if torch is not None:
@@ -265,7 +285,8 @@ def melspectrogram_section(device, y, notes, *, rounds):
     cupy, torch = device.cupy, device.torch
     kwargs = dict(sr=SR, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS)
     y_gpu = cupy.asarray(y)
-    funcs = {"modspec": ("cupy", lambda: mf.melspectrogram(y_gpu, **kwargs))}
+    funcs = {"modspec": ("cupy", lambda: mf.melspectrogram(y_gpu, **kwargs)),
+             "modspec_numba_launch": ("cupy", _through_numba(lambda: mf.melspectrogram(y_gpu, **kwargs)))}
     if torch is not None:
         y_t = torch.from_numpy(y).cuda()
         window = torch.hann_window(N_FFT, periodic=True, device="cuda")
@@ -440,7 +461,8 @@ def jtfs_section(device, batch, notes, *, rounds):
     cupy, torch = device.cupy, device.torch
     y = _signals((batch, JTFS_SAMPLES))
     y_c = cupy.asarray(y)
-    funcs = {"modspec": ("cupy", lambda: mf.jtfs(y_c, format="time", **JTFS_PARAMS))}
+    funcs = {"modspec": ("cupy", lambda: mf.jtfs(y_c, format="time", **JTFS_PARAMS)),
+             "modspec_numba_launch": ("cupy", _through_numba(lambda: mf.jtfs(y_c, format="time", **JTFS_PARAMS)))}
     if torch is None:
         notes.append("jtfs: torch with CUDA not available; modspec.nn and kymatio skipped")
     else:

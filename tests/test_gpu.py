@@ -113,11 +113,41 @@ def test_feature_on_cupy_matches_cpu(cp, rng, audio, name, dtype):
     build, call = FEATURES[name]
     x = np.ascontiguousarray(build(rng, audio), dtype=dtype)
     expected = call(x)
-    got = call(cp.asarray(x))
-    assert isinstance(got, cp.ndarray), f"{name} returned {type(got).__name__}"
-    assert got.shape == expected.shape and got.dtype == expected.dtype
-    assert got.device.id == cp.cuda.Device().id
-    assert rel_err(cp.asnumpy(got), expected) <= TOL[dtype]
+    # Twice: numba launches (and compiles) a kernel signature the first time, later launches go direct.
+    for _ in range(2):
+        got = call(cp.asarray(x))
+        assert isinstance(got, cp.ndarray), f"{name} returned {type(got).__name__}"
+        assert got.shape == expected.shape and got.dtype == expected.dtype
+        assert got.device.id == cp.cuda.Device().id
+        assert rel_err(cp.asnumpy(got), expected) <= TOL[dtype]
+
+
+@pytest.mark.parametrize("name", ["melspectrogram", "harmonic_spectrogram", "sinc_filterbank",
+                                  "modulation_filterbank_vahidi", "scattering", "jtfs"])
+def test_direct_launches_match_numba_launches(cp, rng, audio, monkeypatch, name):
+    """After numba's first launch of a kernel signature, later launches skip its dispatcher (every kernel and
+    argument type the features use can) and give the numbers of launches through numba."""
+    from modspec.kernels import gpu
+
+    build, call = FEATURES[name]
+    x = cp.asarray(np.ascontiguousarray(build(rng, audio), dtype=np.float32))
+    monkeypatch.setattr(gpu, "DIRECT_LAUNCH", False)
+    through_numba = cp.asnumpy(call(x))
+    monkeypatch.setattr(gpu, "DIRECT_LAUNCH", True)
+    monkeypatch.setattr(gpu, "_direct_launches", {})
+    monkeypatch.setattr(gpu, "direct_launch_failure", None)
+    direct_calls = []
+    launch_direct = gpu._DirectLaunch.__call__
+    monkeypatch.setattr(gpu._DirectLaunch, "__call__",
+                        lambda self, *args: direct_calls.append(1) or launch_direct(self, *args))
+    first = cp.asnumpy(call(x))  # each signature through numba once, then kept for direct launches
+    n_direct_first = len(direct_calls)
+    again = cp.asnumpy(call(x))
+    assert gpu.direct_launch_failure is None
+    assert gpu._direct_launches and None not in gpu._direct_launches.values()
+    assert len(direct_calls) > n_direct_first  # the second call's launches went direct
+    for got in (first, again):
+        assert rel_err(got, through_numba) <= 1e-6
 
 
 def test_batched_equals_itemwise(cp, audio):

@@ -6,6 +6,7 @@ before numba.cuda is first imported, and this process must keep the real
 numba.cuda for the other tests. Real-GPU tests are in ``tests/test_gpu.py``.
 """
 
+import ctypes
 import inspect
 import json
 import os
@@ -46,7 +47,8 @@ def test_simulator_script_refuses_to_run_on_real_numba_cuda():
     assert proc.returncode != 0 and "NUMBA_ENABLE_CUDASIM=1" in proc.stderr
 
 
-PTX_CHECK = """
+PTX_CHECK = r"""
+import ctypes, re, types
 import numpy as np
 from numba import cuda
 from modspec.kernels import gpu
@@ -57,6 +59,10 @@ try:
 except Exception as exc:  # no libNVVM (CUDA toolkit) on this machine
     print("NO-NVVM", type(exc).__name__, exc)
     raise SystemExit(0)
+try:  # numba-cuda's, or numba's own CUDA target's
+    from numba.cuda.core import sigutils
+except ImportError:
+    from numba.core import sigutils
 for dt, c in (("float32", "complex64"), ("float64", "complex128")):
     k = gpu.kernels(np.dtype(dt))
     signatures = {
@@ -75,12 +81,27 @@ for dt, c in (("float32", "complex64"), ("float64", "complex128")):
     for name, signature in signatures.items():
         ptx, _ = cuda.compile_ptx(getattr(k, name).py_func, signature, cc=(9, 0))
         assert ".entry" in ptx, name
+        # The direct launch's packing of these argument types against the kernel's parameters in the PTX:
+        # same count, and each an integer or a float of the same width.
+        entry = ptx[ptx.index(".entry"):]
+        declared = [(t[0] == "f", int(t[1:]) // 8) for t in re.findall(r"\.param \.(\w+)", entry[:entry.index(")")])]
+        params = []
+        for t in sigutils.normalize_signature(signature)[0]:
+            pack = gpu._packer(t)
+            value = (types.SimpleNamespace(size=1, itemsize=4, data=types.SimpleNamespace(ptr=0), shape=(1,) * t.ndim,
+                                           strides=(4,) * t.ndim) if pack is gpu._pack_array
+                     else True if str(t) == "bool" else 1.0 if str(t).startswith("float") else 1)
+            pack(value, params)
+        packed = [(False, 1) if isinstance(v, bool) else (False, 8) if isinstance(v, int)
+                  else (isinstance(v, (ctypes.c_float, ctypes.c_double)), ctypes.sizeof(v)) for v in params]
+        assert packed == declared, (name, packed, declared)
         print("compiled", dt, name)
 """
 
 
 def test_kernels_compile_to_ptx_without_a_gpu():
-    """Every kernel, both dtypes, through numba's real CUDA compiler to PTX for sm_90 (needs libNVVM, not a GPU)."""
+    """Every kernel, both dtypes, through numba's real CUDA compiler to PTX for sm_90 (needs libNVVM, not a GPU);
+    the direct launch packs each signature's arguments as the PTX declares the kernel's parameters."""
     proc = subprocess.run([sys.executable, "-c", PTX_CHECK], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     if proc.stdout.startswith("NO-NVVM"):
@@ -262,6 +283,7 @@ def test_small_launches_do_not_warn_of_low_occupancy(monkeypatch, NumbaPerforman
     monkeypatch.setattr(gpu, "_cupy", lambda: types.SimpleNamespace(cuda=types.SimpleNamespace(
         get_current_stream=lambda: stream)))
     monkeypatch.setattr(gpu, "_simulated", lambda: False)
+    monkeypatch.setattr(gpu, "DIRECT_LAUNCH", False)  # numba's launch path, the one that warns
     monkeypatch.setattr(gpu, "cuda", types.SimpleNamespace(default_stream=lambda: "default stream"), raising=False)
     launched = []
 
@@ -304,6 +326,7 @@ def test_cached_device_arrays_are_converted_for_numba_once(monkeypatch):
     fake.cuda = types.SimpleNamespace(Device=_Device, get_current_stream=lambda: types.SimpleNamespace(ptr=0))
     monkeypatch.setitem(sys.modules, "cupy", fake)
     monkeypatch.setattr(gpu, "_simulated", lambda: False)
+    monkeypatch.setattr(gpu, "DIRECT_LAUNCH", False)  # every launch through numba's dispatcher
     cached_views, launch_conversions, launched = [], [], []
 
     def from_cuda_array_interface(desc, owner, sync):
@@ -342,6 +365,156 @@ def test_cached_device_arrays_are_converted_for_numba_once(monkeypatch):
     del moved
     gc.collect()
     assert key not in gpu._views
+
+
+class PointerArray(DeviceArray):
+    """The stand-in CuPy array with a device pointer (its host address), as the direct launch reads it."""
+
+    @property
+    def data(self):
+        return types.SimpleNamespace(ptr=self.__array_interface__["data"][0])
+
+
+class FakeOverload:
+    """What numba keeps of a compiled signature and the direct launch reads."""
+
+    cooperative = debug = False
+    extensions = ()
+
+    def __init__(self, argtypes):
+        self.argument_types = argtypes
+        function = types.SimpleNamespace(kernel=("binary", argtypes))
+        self.library = types.SimpleNamespace(get_cufunc=lambda: function)
+
+
+class FakeDispatcher:
+    """numba's dispatcher as :func:`launch` uses it: ``kernel[blocks, threads, stream](*args)`` compiles an
+    overload (for the exact argument types, or ``overload_types(argtypes)``) and launches it."""
+
+    __name__ = "fake_kernel"
+    _launch_config_sensitive = False
+
+    def __init__(self, overload_types=lambda argtypes: argtypes):
+        self.overloads, self.numba_launches, self.overload_types = {}, [], overload_types
+
+    def typeof_pyval(self, value):
+        return numba.typeof(np.asarray(value) if isinstance(value, np.ndarray) else value)
+
+    def __getitem__(self, config):
+        def run(*args):
+            argtypes = self.overload_types(tuple(self.typeof_pyval(a) for a in args))
+            self.overloads.setdefault(argtypes, FakeOverload(argtypes))
+            self.numba_launches.append((config, args))
+
+        return run
+
+
+@pytest.fixture
+def direct_launch(monkeypatch):
+    """gpu.launch outside the simulator on stand-in CuPy arrays, with numba's conversion and cuda.core's launch
+    recorded: yields (asarray, core_launches)."""
+    from modspec.kernels import gpu
+
+    fake = types.ModuleType("cupy")
+    fake.ndarray, fake.asarray = PointerArray, lambda a: np.array(a).view(PointerArray)
+    fake.cuda = types.SimpleNamespace(Device=_Device, get_current_stream=lambda: types.SimpleNamespace(ptr=7),
+                                      runtime=types.SimpleNamespace(getDevice=lambda: 0))
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    core_launches = []
+    core = types.ModuleType("cuda.core")
+    core.launch = lambda stream, config, kernel, *params: core_launches.append((stream, config, kernel, params))
+    core.Stream = types.SimpleNamespace(from_handle=lambda ptr: ("core stream", ptr))
+    core.LaunchConfig = lambda grid, block: ("config", grid, block)
+    package = types.ModuleType("cuda")
+    package.core = core
+    monkeypatch.setitem(sys.modules, "cuda", package)
+    monkeypatch.setitem(sys.modules, "cuda.core", core)
+    monkeypatch.setattr(gpu, "_simulated", lambda: False)
+    monkeypatch.setattr(gpu, "DIRECT_LAUNCH", True)
+    monkeypatch.setattr(gpu, "_direct_launches", {})
+    monkeypatch.setattr(gpu, "direct_launch_failure", None)
+    monkeypatch.setattr(gpu, "cuda", types.SimpleNamespace(as_cuda_array=lambda value, sync: value,
+                                                           external_stream=lambda ptr: ("numba stream", ptr)),
+                        raising=False)
+    gpu._core_stream.cache_clear()
+    gpu._launch_config.cache_clear()
+    yield fake.asarray, core_launches
+    gpu._core_stream.cache_clear()
+    gpu._launch_config.cache_clear()
+
+
+def _plain(params):
+    """Kernel parameters as comparable values: ctypes scalars as (type name, value)."""
+    return [(type(v).__name__, v.value) if isinstance(v, ctypes._SimpleCData) else ("bool", v) if isinstance(v, bool)
+            else v for v in params]
+
+
+def test_later_launches_of_a_signature_skip_numba(direct_launch):
+    """The first launch of a signature goes through numba (which compiles it); later ones go to cuda.core with
+    the arguments packed in numba's ABI: meminfo, parent, size, itemsize, data, shape, strides per array."""
+    from modspec.kernels import gpu
+
+    asarray, core_launches = direct_launch
+    kernel = FakeDispatcher()
+    y = asarray(np.arange(6, dtype=np.float32).reshape(2, 3))
+    out = asarray(np.zeros((2, 3, 4), np.float32))
+    for _ in range(3):
+        gpu.launch(kernel, 300, y, 2, 1.5, True, np.float32(0.5), out)
+    assert [config for config, _ in kernel.numba_launches] == [(3, gpu.THREADS, ("numba stream", 7))]
+    assert len(core_launches) == 2 and gpu.direct_launch_failure is None
+    stream, config, binary, params = core_launches[-1]
+    assert stream == ("core stream", 7) and config == ("config", 3, gpu.THREADS)
+    assert binary == ("binary", next(iter(kernel.overloads)))
+    assert _plain(params) == [
+        0, 0, 6, 4, y.data.ptr, 2, 3, 12, 4,
+        ("c_long", 2), ("c_double", 1.5), ("bool", True), ("c_float", 0.5),
+        0, 0, 24, 4, out.data.ptr, 2, 3, 4, 48, 16, 4,
+    ]
+    # A new dtype, or a view that is not contiguous, is a new signature: numba first, then direct.
+    for args in ((y.astype(np.float64), 2, 1.5, True, np.float32(0.5), out),
+                 (y[:, ::2], 2, 1.5, True, np.float32(0.5), out)):
+        gpu.launch(kernel, 300, *args)
+        gpu.launch(kernel, 300, *args)
+    assert len(kernel.numba_launches) == 3 and len(core_launches) == 4
+    assert _plain(core_launches[-1][3])[:9] == [0, 0, 4, 4, y[:, ::2].data.ptr, 2, 2, 12, 8]
+
+
+def test_direct_launch_can_be_switched_off(direct_launch, monkeypatch):
+    from modspec.kernels import gpu
+
+    asarray, core_launches = direct_launch
+    monkeypatch.setattr(gpu, "DIRECT_LAUNCH", False)
+    kernel = FakeDispatcher()
+    x = asarray(np.ones(4, np.float32))
+    for _ in range(3):
+        gpu.launch(kernel, 4, x, 1)
+    assert len(kernel.numba_launches) == 3 and core_launches == []
+
+
+@pytest.mark.parametrize("case, reason", [
+    ("overload chosen by conversion", "KeyError"),
+    ("complex scalar", "no direct launch for an argument of type complex128"),
+    ("host array", "not a CuPy array"),
+])
+def test_signatures_that_cannot_go_direct_stay_with_numba(direct_launch, case, reason):
+    """An overload numba did not compile for these exact types, an argument type the packing does not know, or a
+    NumPy array: every launch stays with numba, and direct_launch_failure says why."""
+    from modspec.kernels import gpu
+
+    asarray, core_launches = direct_launch
+    x = asarray(np.ones(4, np.float32))
+    if case == "overload chosen by conversion":  # numba ran its 'A'-layout overload for a C-contiguous array
+        kernel = FakeDispatcher(lambda argtypes: tuple(t.copy(layout="A") if hasattr(t, "layout") else t
+                                                       for t in argtypes))
+        args = (x, 1)
+    elif case == "complex scalar":
+        kernel, args = FakeDispatcher(), (x, 1j)
+    else:
+        kernel, args = FakeDispatcher(), (np.ones(4, np.float32), 1)
+    for _ in range(3):
+        gpu.launch(kernel, 4, *args)
+    assert len(kernel.numba_launches) == 3 and core_launches == []
+    assert gpu.direct_launch_failure.startswith("fake_kernel") and reason in gpu.direct_launch_failure
 
 
 def test_no_gpu_path_error_says_what_to_do():

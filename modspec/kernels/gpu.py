@@ -352,13 +352,33 @@ def _launch_argument(value):
 # The start of numba's (and numba-cuda's) warning at a launch of fewer than 128 blocks.
 _LOW_OCCUPANCY = r"Grid size \d+ will likely result in GPU under-utilization due to low occupancy"
 
+#: Launch a kernel signature straight through cuda.core once numba has compiled and launched it (see
+#: :func:`launch`). False: every launch goes through numba's dispatcher (for comparisons, or as a way out).
+DIRECT_LAUNCH = True
+#: Why the last signature that could not be launched directly could not (None while all could).
+direct_launch_failure = None
+# (dispatcher, device, argument key) -> _DirectLaunch, or None for a signature that goes through numba.
+_direct_launches = {}
+_UNSEEN = object()
+
 
 def launch(kernel, n_threads, *args):
     """Run ``kernel`` on ``n_threads`` threads (blocks of :data:`THREADS`), on CuPy's current stream.
 
-    CuPy arrays are handed to numba without the stream synchronisation of the
-    CUDA array interface: the kernel runs on the stream that wrote them.
-    Arrays from :func:`_to_device`'s cache go as the views it made once.
+    The first launch of a signature (kernel, device, and each argument's dtype,
+    rank and contiguity, or its Python type) goes through numba's dispatcher,
+    which compiles it. CuPy arrays are handed to numba without the stream
+    synchronisation of the CUDA array interface (the kernel runs on the stream
+    that wrote them), and arrays from :func:`_to_device`'s cache go as the
+    views it made once.
+
+    Later launches of the signature skip numba's dispatch: they pack the
+    arguments in numba's kernel ABI, as numba does last, and launch the binary
+    numba compiled through cuda.core, numba-cuda's launcher (:data:`DIRECT_LAUNCH`).
+    numba's dispatch types and converts every argument in Python, tens of
+    microseconds a launch, which is what a GPU call of a short batch costs.
+    A signature that cannot go direct (another numba, an overload chosen by
+    conversion) stays with numba; :data:`direct_launch_failure` says why.
     """
     if n_threads == 0:
         return
@@ -367,14 +387,123 @@ def launch(kernel, n_threads, *args):
         kernel[blocks, THREADS](*args)
         return
     cupy = _cupy()
-    args = [_launch_argument(a) for a in args]
     ptr = cupy.cuda.get_current_stream().ptr
+    direct = _UNSEEN
+    if DIRECT_LAUNCH:
+        ndarray = cupy.ndarray
+        key = (kernel, cupy.cuda.runtime.getDevice(),
+               tuple((a.dtype, a.ndim, a.flags.c_contiguous, a.flags.f_contiguous) if isinstance(a, ndarray)
+                     else type(a) for a in args))
+        direct = _direct_launches.get(key, _UNSEEN)
+        if direct is not _UNSEEN and direct is not None:
+            direct(ptr, blocks, args)
+            return
+    converted = [_launch_argument(a) for a in args]
     stream = cuda.external_stream(ptr) if ptr else cuda.default_stream()
     with warnings.catch_warnings():
         # numba warns of "low occupancy" below 128 blocks: every small input would, at every call. Matched by
         # its text: numba-cuda raises its own NumbaPerformanceWarning, not a subclass of numba's.
         warnings.filterwarnings("ignore", message=_LOW_OCCUPANCY)
-        kernel[blocks, THREADS, stream](*args)
+        kernel[blocks, THREADS, stream](*converted)
+    if direct is _UNSEEN and DIRECT_LAUNCH:
+        _direct_launches[key] = _direct_launch(kernel, args, converted)
+
+
+class _DirectLaunch:
+    """One compiled signature of a kernel, launched without numba's dispatch (see :func:`launch`).
+
+    Parameters
+    ----------
+    function : numba's compiled function
+        Its ``kernel`` attribute is the cuda.core kernel that numba launches.
+    packers : list of callables
+        One per argument: ``pack(value, params)`` appends the argument's
+        parameters in numba's kernel ABI, as numba-cuda's ``_prepare_args`` does.
+    """
+
+    __slots__ = ("core", "function", "packers")
+
+    def __init__(self, function, packers):
+        import cuda.core
+
+        self.function, self.packers, self.core = function, packers, cuda.core
+
+    def __call__(self, stream_ptr, blocks, args):
+        params = []
+        for pack, value in zip(self.packers, args):
+            pack(value, params)
+        self.core.launch(_core_stream(stream_ptr), _launch_config(blocks), self.function.kernel, *params)
+
+
+@functools.lru_cache(maxsize=64)
+def _core_stream(ptr):
+    """cuda.core's (non-owning) handle on the stream at ``ptr`` (0: the default stream), as numba passes it."""
+    import cuda.core
+
+    return cuda.core.Stream.from_handle(ptr)
+
+
+@functools.lru_cache(maxsize=1024)
+def _launch_config(blocks):
+    import cuda.core
+
+    return cuda.core.LaunchConfig(grid=blocks, block=THREADS)
+
+
+def _pack_array(value, params):
+    # numba's array ABI: meminfo, parent (no NRT: 0), size, itemsize, data, shape, strides in bytes.
+    params += (0, 0, value.size, value.itemsize, value.data.ptr, *value.shape, *value.strides)
+
+
+def _pack_as(ctype):
+    def pack(value, params):
+        params.append(ctype(value))
+
+    return pack
+
+
+def _pack_bool(value, params):
+    params.append(value)
+
+
+def _packer(numba_type):
+    """How numba-cuda passes an argument of ``numba_type`` (its ``_Kernel._prepare_args``)."""
+    import ctypes
+
+    name = str(numba_type)
+    if hasattr(numba_type, "ndim") and hasattr(numba_type, "layout"):
+        return _pack_array
+    if name == "float32":
+        return _pack_as(ctypes.c_float)
+    if name == "float64":
+        return _pack_as(ctypes.c_double)
+    if name == "bool":
+        return _pack_bool
+    if name.startswith(("int", "uint")) and hasattr(ctypes, f"c_{name}"):
+        return _pack_as(getattr(ctypes, f"c_{name}"))
+    raise NotImplementedError(f"no direct launch for an argument of type {name}")
+
+
+def _direct_launch(kernel, args, converted):
+    """The :class:`_DirectLaunch` of the overload numba just launched, or None (the reason kept).
+
+    ``args`` are :func:`launch`'s arguments, ``converted`` what numba was given for them.
+    """
+    global direct_launch_failure
+    try:
+        argtypes = tuple(kernel.typeof_pyval(a) for a in converted)
+        # Only an exact match: an overload numba picked by converting a type is left to numba.
+        overload = kernel.overloads[argtypes]
+        if overload.cooperative or overload.debug or overload.extensions or kernel._launch_config_sensitive:
+            raise NotImplementedError("cooperative, debug, extended or launch-configuration-sensitive kernel")
+        packers = [_packer(t) for t in overload.argument_types]
+        ndarray = _cupy().ndarray
+        if any(pack is _pack_array and not isinstance(a, ndarray) for pack, a in zip(packers, args)):
+            raise NotImplementedError("an array argument that is not a CuPy array")
+        return _DirectLaunch(overload.library.get_cufunc(), packers)
+    except Exception as err:  # noqa: BLE001 - any of numba's internals not as expected: numba's launch stays
+        direct_launch_failure = f"{getattr(kernel, '__name__', kernel)}: {type(err).__name__}: {err}"
+        return None
 
 
 # --------------------------------------------------------------------------- memory
