@@ -589,7 +589,7 @@ def format_table(result):
         lines.append("host cost of one kernel launch: " + ", ".join(
             f"{k} {v['median_s'] * 1e6:.1f} us" for k, v in launch.items()
         ))
-    lines.append(f"{'section':<22}{'library':<16}{'median ms':>11}{'modspec x':>11}{'peak MiB':>10}{'max rel err':>13}")
+    lines.append(f"{'section':<22}{'library':<22}{'median ms':>11}{'modspec x':>11}{'peak MiB':>10}{'max rel err':>13}")
     for section, entry in result["sections"].items():
         if section in ("transfer", "launch"):
             continue
@@ -598,7 +598,7 @@ def format_table(result):
             continue
         for lib, r in entry["libraries"].items():
             parity = "-" if r["parity"] is None else f"{r['parity']:.1e}"
-            lines.append(f"{section:<22}{lib:<16}{r['median_s'] * 1e3:>11.2f}{r['modspec_speedup']:>11.2f}"
+            lines.append(f"{section:<22}{lib:<22}{r['median_s'] * 1e3:>11.2f}{r['modspec_speedup']:>11.2f}"
                          f"{r['peak_bytes'] / 2**20:>10.1f}{parity:>13}")
         for row in entry.get("host_profile", []):
             lines.append(f"{section:<22}modspec host: {row['us_per_call']:8.1f} us in {row['function']} "
