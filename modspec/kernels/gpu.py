@@ -359,7 +359,6 @@ DIRECT_LAUNCH = True
 direct_launch_failure = None
 # (dispatcher, device, argument key) -> _DirectLaunch, or None for a signature that goes through numba.
 _direct_launches = {}
-_UNSEEN = object()
 
 
 def launch(kernel, n_threads, *args):
@@ -388,14 +387,14 @@ def launch(kernel, n_threads, *args):
         return
     cupy = _cupy()
     ptr = cupy.cuda.get_current_stream().ptr
-    direct = _UNSEEN
+    key = None
     if DIRECT_LAUNCH:
         ndarray = cupy.ndarray
         key = (kernel, cupy.cuda.runtime.getDevice(),
                tuple((a.dtype, a.ndim, a.flags.c_contiguous, a.flags.f_contiguous) if isinstance(a, ndarray)
                      else type(a) for a in args))
-        direct = _direct_launches.get(key, _UNSEEN)
-        if direct is not _UNSEEN and direct is not None:
+        direct = _direct_launches.get(key)
+        if direct is not None:
             direct(ptr, blocks, args)
             return
     converted = [_launch_argument(a) for a in args]
@@ -405,7 +404,7 @@ def launch(kernel, n_threads, *args):
         # its text: numba-cuda raises its own NumbaPerformanceWarning, not a subclass of numba's.
         warnings.filterwarnings("ignore", message=_LOW_OCCUPANCY)
         kernel[blocks, THREADS, stream](*converted)
-    if direct is _UNSEEN and DIRECT_LAUNCH:
+    if key is not None and key not in _direct_launches:
         _direct_launches[key] = _direct_launch(kernel, args, converted)
 
 
@@ -414,25 +413,25 @@ class _DirectLaunch:
 
     Parameters
     ----------
-    function : numba's compiled function
-        Its ``kernel`` attribute is the cuda.core kernel that numba launches.
+    kernel : cuda.core.Kernel
+        The compiled kernel that numba launches (its function's ``kernel``).
     packers : list of callables
         One per argument: ``pack(value, params)`` appends the argument's
         parameters in numba's kernel ABI, as numba-cuda's ``_prepare_args`` does.
     """
 
-    __slots__ = ("core", "function", "packers")
+    __slots__ = ("core", "kernel", "packers")
 
-    def __init__(self, function, packers):
+    def __init__(self, kernel, packers):
         import cuda.core
 
-        self.function, self.packers, self.core = function, packers, cuda.core
+        self.kernel, self.packers, self.core = kernel, packers, cuda.core
 
     def __call__(self, stream_ptr, blocks, args):
         params = []
         for pack, value in zip(self.packers, args):
             pack(value, params)
-        self.core.launch(_core_stream(stream_ptr), _launch_config(blocks), self.function.kernel, *params)
+        self.core.launch(_core_stream(stream_ptr), _launch_config(blocks), self.kernel, *params)
 
 
 @functools.lru_cache(maxsize=64)
@@ -500,7 +499,7 @@ def _direct_launch(kernel, args, converted):
         ndarray = _cupy().ndarray
         if any(pack is _pack_array and not isinstance(a, ndarray) for pack, a in zip(packers, args)):
             raise NotImplementedError("an array argument that is not a CuPy array")
-        return _DirectLaunch(overload.library.get_cufunc(), packers)
+        return _DirectLaunch(overload.library.get_cufunc().kernel, packers)
     except Exception as err:  # noqa: BLE001 - any of numba's internals not as expected: numba's launch stays
         direct_launch_failure = f"{getattr(kernel, '__name__', kernel)}: {type(err).__name__}: {err}"
         return None
